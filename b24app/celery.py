@@ -1,0 +1,27 @@
+"""The one place Celery is wired: reliability settings and the beat schedule."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b24app.settings")
+
+app = Celery("pdnguard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    # A task is acknowledged only when it finished, so a killed worker's task
+    # is delivered again; every task is therefore idempotent.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    task_serializer="json",
+    accept_content=["json"],
+    result_backend=None,
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    timezone="Europe/Moscow",
+    beat_schedule={},
+)
+app.autodiscover_tasks()
