@@ -1,0 +1,333 @@
+"""Person names: natasha NER united with pymorphy3 name grammemes.
+
+natasha finds capitalised names in context but almost none in lower case;
+the pymorphy3 dictionary knows first names, surnames and patronymics in
+every case regardless of capitals. A word the dictionary only *may* read as
+a name (``Вера``, ``Надежда``, ``Любовь``) needs support: a neighbouring
+name, natasha, or a cue such as "зовут".
+"""
+
+import re
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from pii.kinds import Kind, Span
+
+_NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
+_WORD = re.compile(r"[А-Яа-яЁё]+(?:-[А-Яа-яЁё]+)?")
+_INITIAL = re.compile(r"(?<![\w.])[А-ЯЁ]\.(?:\s?[А-ЯЁ]\.)?")
+_CUE = re.compile(
+    r"(?<!\w)(?:зовут|звать|имя|я|это|уважением|фио|клиент\w*|пациент\w*|врач\w*"
+    r"|мастер\w*|для|от|у|к|с)[\s,:—-]*$",
+    re.IGNORECASE,
+)
+
+# Names that are first of all ordinary words; they need support to count.
+_AMBIGUOUS = frozenset(
+    {
+        "вера", "веры", "вере", "веру", "верой",
+        "надежда", "надежды", "надежде", "надежду", "надеждой",
+        "любовь", "любови", "любовью",
+        "роза", "розы", "розу", "розе", "лилия", "лилии", "слава", "славы",
+        "лада", "марка", "ник", "роман", "романа", "лев", "льва", "виктория",
+        "победа", "мир", "мира", "юля", "ян", "дан", "ким", "том", "тома",
+        "лена", "нина", "ева", "майя", "алла", "март", "марта", "ленина",
+        "гуля", "стас", "ася", "дина", "зоя", "муза", "заря", "ангел",
+        "владимир", "владимира", "александров", "королев", "королёв",
+        "красная", "белая", "новая", "мороз", "орел", "орёл", "сокол", "волк",
+    }
+)  # fmt: skip
+# Words that look like names to the dictionary but almost never are one in
+# a chat with a business.
+_NEVER = frozenset(
+    {
+        "добрый", "спасибо", "здравствуйте", "привет", "доброе", "пожалуйста",
+        "карта", "карты", "заказ", "полис", "паспорт", "снилс", "инн", "тел",
+        "ул", "д", "кв", "г", "пр", "москва", "москвы", "россия", "россии",
+        "сумма", "руб", "имя", "дата", "день", "да", "нет", "ок",
+    }
+)  # fmt: skip
+_STRONG = 0.5
+_WEAK = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    start: int
+    end: int
+    text: str
+    mass: float
+    known: bool
+
+
+_lock = threading.Lock()
+_models: dict[str, Any] = {}
+
+
+def morph() -> Any:
+    """The shared pymorphy3 analyzer, loaded once."""
+    with _lock:
+        if "morph" not in _models:
+            import pymorphy3
+
+            _models["morph"] = pymorphy3.MorphAnalyzer()
+        return _models["morph"]
+
+
+def _ner() -> tuple[Any, Any]:
+    """natasha's segmenter and NER tagger, loaded once."""
+    with _lock:
+        if "ner" not in _models:
+            from natasha import NewsEmbedding, NewsNERTagger, Segmenter
+
+            _models["segmenter"] = Segmenter()
+            _models["ner"] = NewsNERTagger(NewsEmbedding())
+        return _models["segmenter"], _models["ner"]
+
+
+def warm_up() -> None:
+    """Load the models now rather than on the first message."""
+    morph()
+    _ner()
+
+
+@lru_cache(maxsize=65536)
+def parses(word: str) -> tuple[Any, ...]:
+    """pymorphy3 parses of a lower-case word, cached."""
+    return tuple(morph().parse(word))
+
+
+@lru_cache(maxsize=65536)
+def name_mass(word: str) -> tuple[float, bool]:
+    """Score mass of name-like parses, and whether the word is in the dictionary."""
+    found = parses(word)
+    mass = sum(p.score for p in found if _NAME_GRAMMEMES & p.tag.grammemes)
+    known = any(p.is_known for p in found)
+    return mass, known
+
+
+def _words(text: str) -> list[_Word]:
+    words = []
+    for m in _WORD.finditer(text):
+        lowered = m[0].lower().replace("ё", "е")
+        if lowered in _NEVER or len(lowered) < 2:
+            mass, known = 0.0, True
+        else:
+            mass, known = name_mass(lowered)
+        words.append(_Word(m.start(), m.end(), m[0], mass, known))
+    return words
+
+
+def _ner_spans(text: str) -> list[tuple[int, int]]:
+    from natasha import Doc
+
+    segmenter, tagger = _ner()
+    doc = Doc(text)
+    doc.segment(segmenter)
+    doc.tag_ner(tagger)
+    return [(s.start, s.stop) for s in doc.spans if s.type == "PER"]
+
+
+def _adjacent(text: str, left: _Word, right: _Word) -> bool:
+    gap = text[left.end : right.start]
+    return len(gap) <= 2 and gap.strip(" \u00a0-") == ""
+
+
+def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
+    """Person-name spans in ``text`` outside the ``blocked`` ranges."""
+    words = [
+        w
+        for w in _words(text)
+        if not any(s < w.end and w.start < e for s, e in blocked)
+    ]
+    if not words:
+        return []
+
+    # natasha only earns its cost when some word is capitalised.
+    ner: list[tuple[int, int]] = []
+    if any(w.text[0].isupper() for w in words):
+        ner = _ner_spans(text)
+
+    def in_ner(w: _Word) -> bool:
+        return any(s <= w.start and w.end <= e for s, e in ner)
+
+    def lowered(w: _Word) -> str:
+        return w.text.lower().replace("ё", "е")
+
+    strong = [
+        w.mass >= _STRONG and w.known and lowered(w) not in _AMBIGUOUS for w in words
+    ]
+    weak = [
+        w.mass >= _WEAK or (not w.known and w.mass > 0) or lowered(w) in _AMBIGUOUS
+        for w in words
+    ]
+    accepted = list(strong)
+    for i, w in enumerate(words):
+        if accepted[i]:
+            continue
+        if in_ner(w) and (w.mass > 0 or not w.known):
+            # natasha reads any capitalised first word as a possible name;
+            # for "Вера в успех" that is wrong, so such words need more.
+            initial = re.search(r"(?:^|[.!?…]\s*|\n\s*)$", text[: w.start])
+            accepted[i] = not (lowered(w) in _AMBIGUOUS and initial)
+        elif weak[i] and w.text[0].isupper() and _CUE.search(text[: w.start]):
+            accepted[i] = lowered(w) not in _AMBIGUOUS or bool(
+                re.search(r"(?:зовут|звать|имя|я|это)[\s,:—-]*$", text[: w.start])
+            )
+    # A weak word next to an accepted one joins it ("Вера Ивановна").
+    changed = True
+    while changed:
+        changed = False
+        for i, w in enumerate(words):
+            if accepted[i] or not weak[i]:
+                continue
+            left = i > 0 and accepted[i - 1] and _adjacent(text, words[i - 1], w)
+            right = (
+                i + 1 < len(words)
+                and accepted[i + 1]
+                and _adjacent(text, w, words[i + 1])
+                and (strong[i + 1] or in_ner(words[i + 1]))
+            )
+            if left or right:
+                accepted[i] = changed = True
+
+    spans: list[Span] = []
+    current: list[_Word] = []
+    candidates: list[_Word | None] = [*words, None]
+    for i, candidate in enumerate(candidates):
+        if candidate is not None and accepted[i]:
+            if current and not _adjacent(text, current[-1], candidate):
+                spans.append(_person(text, current))
+                current = []
+            current.append(candidate)
+            continue
+        if current:
+            spans.append(_person(text, current))
+            current = []
+    return _with_initials(text, spans)
+
+
+def _with_initials(text: str, spans: list[Span]) -> list[Span]:
+    """Extend name spans over initials written right before or after them."""
+    result = []
+    for span in spans:
+        start, end = span.start, span.end
+        before = re.search(r"(?:[А-ЯЁ]\.\s?){1,2}\s?$", text[max(0, start - 6) : start])
+        if before:
+            start -= len(before[0])
+        after = re.match(r"\s?(?:[А-ЯЁ]\.\s?){0,1}[А-ЯЁ]\.", text[end : end + 6])
+        if after:
+            end += len(after[0].rstrip())
+        result.append(Span(start, end, Kind.PERSON, text[start:end], span.normal))
+    return result
+
+
+def _person(text: str, words: list[_Word]) -> Span:
+    start, end = words[0].start, words[-1].end
+    return Span(start, end, Kind.PERSON, text[start:end], normal_name(text[start:end]))
+
+
+_GENDERS = ("masc", "femn")
+_CASES = ("nomn", "gent", "datv", "accs", "ablt", "loct", "voct")
+
+
+def _fixed_alternative(word: str) -> str | None:
+    """Nominative of an indeclinable-looking form such as "Анне" -> "анна"."""
+    for suffix, replacement in (("е", "а"), ("и", "а"), ("и", "я"), ("е", "я")):
+        if not word.endswith(suffix):
+            continue
+        candidate = word[: -len(suffix)] + replacement
+        for p in parses(candidate):
+            if "Name" in p.tag.grammemes and p.tag.case == "nomn" and p.is_known:
+                return candidate
+    return None
+
+
+def name_forms(text: str) -> list[list[str]]:
+    """Candidate nominative forms of each word of a name, best first.
+
+    All words are read in one gender and one case, the combination the
+    dictionary likes best, so "Ивану Петрову" becomes "иван петров" and
+    "Анне Смирновой" becomes "анна смирнова".
+    """
+    tokens = [t.lower().replace("ё", "е") for t in _WORD.findall(text)]
+    options = [
+        [p for p in parses(t) if _NAME_GRAMMEMES & p.tag.grammemes] for t in tokens
+    ]
+
+    best: tuple[float, str, str] | None = None
+    for gender in _GENDERS:
+        for case in _CASES:
+            total = 0.0
+            for opts in options:
+                fits = [
+                    p.score
+                    for p in opts
+                    if p.tag.grammemes & {gender, "ms-f"}
+                    and (p.tag.case == case or "Fixd" in p.tag.grammemes)
+                    and p.tag.number != "plur"
+                ]
+                total += max(fits, default=0.0) + (0.0 if opts else 0.001)
+            if best is None or total > best[0]:
+                best = (total, gender, case)
+    assert best is not None
+    _, gender, case = best
+
+    result: list[list[str]] = []
+    for token, opts in zip(tokens, options, strict=True):
+        forms: list[str] = []
+        fitting = sorted(
+            (
+                p
+                for p in opts
+                if p.tag.grammemes & {gender, "ms-f"}
+                and (p.tag.case == case or "Fixd" in p.tag.grammemes)
+            ),
+            key=lambda p: -p.score,
+        )
+        for p in fitting + sorted(opts, key=lambda p: -p.score):
+            nominative = _nominative(p, token)
+            if nominative not in forms:
+                forms.append(nominative)
+        if not forms:
+            forms.append(token)
+        result.append(forms)
+    return result
+
+
+def _nominative(parse: Any, token: str) -> str:
+    if "Fixd" in parse.tag.grammemes:
+        alternative = _fixed_alternative(token)
+        if alternative:
+            return alternative
+    inflected = parse.inflect({"nomn", "sing"})
+    word = inflected.word if inflected is not None else parse.normal_form
+    return str(word).replace("ё", "е")
+
+
+def normal_name(text: str) -> str:
+    """The gender-preserving nominative key of a name: "анна смирнова"."""
+    return " ".join(forms[0] for forms in name_forms(text))
+
+
+def inflect_name(text: str, case: str) -> str | None:
+    """``text`` (a name in the nominative) put into ``case``, keeping capitals."""
+    words = _WORD.findall(text)
+    out = []
+    for word, forms in zip(words, name_forms(text), strict=True):
+        target = None
+        for p in parses(forms[0]):
+            if _NAME_GRAMMEMES & p.tag.grammemes and p.tag.case == "nomn":
+                target = p.inflect({case, "sing"})
+                if target is not None:
+                    break
+        if target is None:
+            return None
+        new = str(target.word)
+        out.append(new.capitalize() if word[:1].isupper() else new)
+    result = text
+    for old, new in zip(words, out, strict=True):
+        result = result.replace(old, new, 1)
+    return result
