@@ -1,5 +1,6 @@
 """The client's copy of the portal's leaky bucket and method budgets, in Redis."""
 
+import itertools
 import threading
 import uuid
 
@@ -23,7 +24,7 @@ def test_it_lets_a_burst_through_and_then_spaces_requests_at_the_drain_rate():
     assert len(waits) == 6
     # Each request beyond the burst waits half a second more than the one before
     # (less the little time the loop itself took).
-    for earlier, later in zip(waits, waits[1:], strict=False):
+    for earlier, later in itertools.pairwise(waits):
         assert 0.3 < later - earlier <= 0.5
 
 
