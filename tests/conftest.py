@@ -1,9 +1,23 @@
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.test import override_settings
 
 from tests.live import LiveServer
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """Let the flush between transactional tests truncate the append-only journal."""
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            setting = "pdn_guard.allow_journal_truncate"
+            cursor.execute(f"ALTER DATABASE {name} SET {setting} = 'on'")
+            cursor.execute(f"SET {setting} = 'on'")
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,466 @@
+"""The access journal: one entry point that writes it, checkpoints, verification.
+
+Every action on personal data is recorded with ``journal_record`` inside the
+transaction of the action itself, so an action whose entry fails to write
+is rolled back with it ("no entry, no reveal"). Entries name subjects by id
+and pseudonym and actors by Bitrix24 user id and role; ``details`` accepts
+codes only, and refuses anything that looks like a phone number, a name or
+a long run of digits (152-FZ: the journal must not become a second copy of
+the personal data it protects).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+)
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from b24app import crypto
+from compliance import chain
+from compliance.models import JournalCheckpoint, JournalEntry, JournalHead
+from integrator.models import Portal
+
+ACTION_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*){1,4}$")
+ROLE_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+SUBJECT_RE = re.compile(
+    r"^(?:[a-z_]+#\d{1,9}|phone:ph\d+:[0-9a-f]{64}|[a-z_]+:[a-z0-9_.\-]{1,64})?$"
+)
+# Detail values are codes: lower-case Latin letters, digits and punctuation
+# used in identifiers. Cyrillic, spaces and capitals never pass, which keeps
+# names and free text (where names hide) out of the journal.
+CODE_RE = re.compile(r"^[a-z0-9_.:#/@+\-=,]{0,200}$")
+# Long digit strings allowed because they are not personal data.
+HARMLESS_DIGITS_RE = re.compile(
+    r"ph\d+:[0-9a-f]{64}|\b[0-9a-f]{64}\b"
+    r"|\d{4}-\d{2}-\d{2}(?:t\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:z|[+-]\d{2}:\d{2})?)?"
+)
+# Six or more digits, possibly split by phone punctuation: a phone number or
+# a tail of one (``234567``), a passport, a card.
+DIGIT_RUN_RE = re.compile(r"\d(?:[\s().\-]*\d){5,}")
+MAX_DETAIL_INT = 10**9
+ACTOR_KINDS = frozenset({"user", "api", "app", "system"})
+
+
+class JournalError(ValueError):
+    """An entry was refused; the message names the field, never its value."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted, kept as a copy so the entry outlives the user's rows."""
+
+    kind: str
+    role: str
+    user_id: int | None = None
+
+    @classmethod
+    def user(cls, user_id: int, role: str) -> Actor:
+        return cls(kind="user", role=role, user_id=user_id)
+
+    @classmethod
+    def system(cls, role: str = "system") -> Actor:
+        return cls(kind="system", role=role)
+
+    def check(self) -> None:
+        if self.kind not in ACTOR_KINDS:
+            raise JournalError("actor.kind is not a known kind of actor")
+        if not ROLE_RE.match(self.role):
+            raise JournalError("actor.role must be a lower-case code")
+        if self.user_id is not None and not 0 < self.user_id < MAX_DETAIL_INT:
+            raise JournalError("actor.user_id must be a Bitrix24 user id")
+
+
+def subject_lead(lead_id: int) -> str:
+    return f"lead#{int(lead_id)}"
+
+
+def subject_phone(phone_pseudonym: str) -> str:
+    return f"phone:{phone_pseudonym}"
+
+
+def _check_text(where: str, value: str) -> None:
+    if not CODE_RE.match(value):
+        raise JournalError(f"{where} must be a code (a-z, 0-9, _.:#/@+-=,)")
+    if DIGIT_RUN_RE.search(HARMLESS_DIGITS_RE.sub("", value)):
+        raise JournalError(f"{where} holds a long run of digits")
+
+
+def _check_value(where: str, value: Any) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if abs(value) >= MAX_DETAIL_INT:
+            raise JournalError(f"{where} is a number too long to be an id")
+        return
+    if isinstance(value, str):
+        _check_text(where, value)
+        return
+    if isinstance(value, list | tuple) and len(value) <= 100:
+        for index, item in enumerate(value):
+            if isinstance(item, list | tuple | dict):
+                raise JournalError(f"{where}[{index}] must be a plain value")
+            _check_value(f"{where}[{index}]", item)
+        return
+    raise JournalError(f"{where} must be a code, an id, a flag or a list of them")
+
+
+def details_json(details: Mapping[str, Any] | None) -> str:
+    """Checked, canonical JSON of an entry's details."""
+    details = dict(details or {})
+    if len(details) > 30:
+        raise JournalError("details hold at most 30 keys")
+    for key, value in details.items():
+        if not isinstance(key, str) or not KEY_RE.match(key):
+            raise JournalError("details keys must be lower-case codes")
+        _check_value(f"details.{key}", value)
+    return chain.dumps(
+        {k: list(v) if isinstance(v, tuple) else v for k, v in details.items()}
+    )
+
+
+def _lock_head(portal: Portal) -> JournalHead:
+    # The head row is the per-portal lock: two writers appending at once
+    # would otherwise both take seq N+1 and both link to entry N.
+    head = JournalHead.objects.select_for_update().filter(portal=portal).first()
+    if head is None:
+        JournalHead.objects.bulk_create(
+            [JournalHead(portal=portal)], ignore_conflicts=True
+        )
+        head = JournalHead.objects.select_for_update().get(portal=portal)
+    return head
+
+
+def journal_record(
+    *,
+    portal: Portal,
+    action: str,
+    actor: Actor,
+    subject: str = "",
+    details: Mapping[str, Any] | None = None,
+) -> JournalEntry:
+    """Append one entry to the portal's journal, in the caller's transaction."""
+    if not ACTION_RE.match(action):
+        raise JournalError("action must be a dotted code such as lead.phone.revealed")
+    actor.check()
+    if not SUBJECT_RE.match(subject):
+        raise JournalError("subject must look like lead#1043 or phone:ph1:<hex>")
+    _check_text("subject", subject)
+    details_text = details_json(details)
+
+    with transaction.atomic():
+        head = _lock_head(portal)
+        seq = head.last_seq + 1
+        at = timezone.now()
+        canonical = chain.canonical_entry(
+            portal=portal.member_id,
+            seq=seq,
+            at=chain.format_at(at),
+            action=action,
+            actor_kind=actor.kind,
+            actor_user_id=actor.user_id,
+            actor_role=actor.role,
+            subject=subject,
+            details_json=details_text,
+            prev_hash=head.last_hash,
+        )
+        entry = JournalEntry(
+            portal=portal,
+            seq=seq,
+            at=at,
+            action=action,
+            actor_kind=actor.kind,
+            actor_user_id=actor.user_id,
+            actor_role=actor.role,
+            subject=subject,
+            details=details_text,
+            prev_hash=head.last_hash,
+            entry_hash=chain.entry_hash(canonical),
+        )
+        entry.save(force_insert=True)
+        JournalHead.objects.filter(pk=head.pk).update(
+            last_seq=seq, last_hash=entry.entry_hash, updated_at=at
+        )
+    return entry
+
+
+# --- Checkpoints -----------------------------------------------------------
+
+
+@functools.cache
+def _private_key(configured: str, master_keys: str) -> Ed25519PrivateKey:
+    if configured:
+        raw = base64.b64decode(configured)
+        if len(raw) != 32:
+            raise crypto.CryptoError("PDN_JOURNAL_SIGNING_KEY must be 32 bytes, base64")
+    else:
+        # Development and tests only: production refuses to start without one.
+        raw = crypto.derive_key("journal-signing")
+    return Ed25519PrivateKey.from_private_bytes(raw)
+
+
+def signing_key() -> Ed25519PrivateKey:
+    return _private_key(settings.PDN_JOURNAL_SIGNING_KEY, settings.PDN_MASTER_KEYS)
+
+
+def public_key_raw() -> bytes:
+    return signing_key().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def public_key_pem() -> str:
+    pem = (
+        signing_key()
+        .public_key()
+        .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
+    return pem.decode()
+
+
+def key_id(raw_public_key: bytes) -> str:
+    return hashlib.sha256(raw_public_key).hexdigest()[:16]
+
+
+def checkpoint_make(*, portal: Portal) -> JournalCheckpoint | None:
+    """Sign the portal's current head; None when there is nothing new to sign."""
+    head = JournalHead.objects.filter(portal=portal).first()
+    if head is None or head.last_seq == 0:
+        return None
+    if JournalCheckpoint.objects.filter(portal=portal, seq=head.last_seq).exists():
+        return None
+
+    signed_at = timezone.now()
+    message = chain.checkpoint_message(
+        portal=portal.member_id,
+        seq=head.last_seq,
+        head_hash=head.last_hash,
+        signed_at=chain.format_at(signed_at),
+    )
+    checkpoint = JournalCheckpoint(
+        portal=portal,
+        seq=head.last_seq,
+        head_hash=head.last_hash,
+        signed_at=signed_at,
+        key_id=key_id(public_key_raw()),
+        signature=base64.b64encode(signing_key().sign(message)).decode(),
+    )
+    try:
+        # Two schedulers may sign the same head; the unique (portal, seq)
+        # constraint keeps one and the other steps aside.
+        with transaction.atomic():
+            checkpoint.save(force_insert=True)
+    except IntegrityError:
+        return None
+    return checkpoint
+
+
+def checkpoint_signature_ok(checkpoint: JournalCheckpoint, member_id: str) -> bool:
+    message = chain.checkpoint_message(
+        portal=member_id,
+        seq=checkpoint.seq,
+        head_hash=checkpoint.head_hash,
+        signed_at=chain.format_at(checkpoint.signed_at),
+    )
+    if checkpoint.key_id != key_id(public_key_raw()):
+        return False
+    public: Ed25519PublicKey = signing_key().public_key()
+    try:
+        public.verify(base64.b64decode(checkpoint.signature), message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+# --- Verification ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    entries: int
+    first_broken_seq: int | None = None
+    reason: str = ""
+    checkpoints: int = 0
+
+
+ENTRY_FIELDS = (
+    "seq",
+    "at",
+    "action",
+    "actor_kind",
+    "actor_user_id",
+    "actor_role",
+    "subject",
+    "details",
+    "prev_hash",
+    "entry_hash",
+)
+
+
+def entry_rows(
+    portal: Portal, *, up_to_seq: int | None = None, chunk_size: int = 5000
+) -> Iterable[tuple[Any, ...]]:
+    """The portal's entries in seq order as tuples of ``ENTRY_FIELDS``, streamed."""
+    rows = JournalEntry.objects.filter(portal=portal)
+    if up_to_seq is not None:
+        rows = rows.filter(seq__lte=up_to_seq)
+    return rows.order_by("seq").values_list(*ENTRY_FIELDS).iterator(chunk_size)
+
+
+def row_canonical(member_id: str, row: tuple[Any, ...]) -> bytes:
+    seq, at, action, kind, user_id, role, subject, details, prev_hash, _ = row
+    return chain.canonical_entry(
+        portal=member_id,
+        seq=seq,
+        at=chain.format_at(at),
+        action=action,
+        actor_kind=kind,
+        actor_user_id=user_id,
+        actor_role=role,
+        subject=subject,
+        details_json=details,
+        prev_hash=prev_hash,
+    )
+
+
+def verify_chain(portal: Portal, *, chunk_size: int = 5000) -> VerifyResult:
+    """Recompute the portal's chain and compare it with the head and checkpoints."""
+    checkpoints = {cp.seq: cp for cp in JournalCheckpoint.objects.filter(portal=portal)}
+    for seq in sorted(checkpoints):
+        if not checkpoint_signature_ok(checkpoints[seq], portal.member_id):
+            return VerifyResult(False, 0, seq, f"checkpoint at {seq}: bad signature")
+
+    member_id = portal.member_id
+    expected, prev, count = 1, chain.GENESIS_HASH, 0
+    for row in entry_rows(portal, chunk_size=chunk_size):
+        seq = row[0]
+        if seq != expected:
+            return VerifyResult(
+                False, count, expected, f"entry {expected} is missing", len(checkpoints)
+            )
+        if row[8] != prev:
+            return VerifyResult(
+                False, count, seq, f"entry {seq} does not link to {seq - 1}"
+            )
+        digest = chain.entry_hash(row_canonical(member_id, row))
+        if digest != row[9]:
+            return VerifyResult(
+                False, count, seq, f"entry {seq} differs from what was written"
+            )
+        checkpoint = checkpoints.get(seq)
+        if checkpoint is not None and checkpoint.head_hash != digest:
+            return VerifyResult(
+                False, count, seq, f"checkpoint at {seq} disagrees with the chain"
+            )
+        prev, expected, count = digest, expected + 1, count + 1
+
+    beyond = [seq for seq in checkpoints if seq > count]
+    if beyond:
+        return VerifyResult(
+            False, count, count + 1, f"entries after {count} are missing (checkpoint)"
+        )
+    head = JournalHead.objects.filter(portal=portal).first()
+    head_seq = head.last_seq if head else 0
+    head_hash = head.last_hash if head else chain.GENESIS_HASH
+    if head_seq != count:
+        return VerifyResult(
+            False, count, count + 1, f"entries after {count} are missing (head)"
+        )
+    if head_hash != prev:
+        return VerifyResult(False, count, count, f"head disagrees with entry {count}")
+    return VerifyResult(True, count, None, "", len(checkpoints))
+
+
+# --- Reading ---------------------------------------------------------------
+
+
+def journal_entries(
+    *,
+    portal: Portal,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    user_id: int | None = None,
+    lead_id: int | None = None,
+    action: str | None = None,
+) -> QuerySet[JournalEntry]:
+    """Entries of one portal, filtered; ``date_to`` is exclusive, ``a.b.*`` a prefix."""
+    entries = JournalEntry.objects.filter(portal=portal)
+    if date_from is not None:
+        entries = entries.filter(at__gte=date_from)
+    if date_to is not None:
+        entries = entries.filter(at__lt=date_to)
+    if user_id is not None:
+        entries = entries.filter(actor_user_id=user_id)
+    if lead_id is not None:
+        entries = entries.filter(subject=subject_lead(lead_id))
+    if action:
+        if action.endswith(".*"):
+            entries = entries.filter(action__startswith=action[:-1])
+        else:
+            entries = entries.filter(action=action)
+    return entries.order_by("seq")
+
+
+@dataclass(frozen=True)
+class EntryStatus:
+    hash_valid: bool
+    linked: bool
+    checkpoint_seq: int | None
+
+
+def entry_statuses(
+    portal: Portal, entries: list[JournalEntry]
+) -> dict[int, EntryStatus]:
+    """Per-entry checks cheap enough for a page of results.
+
+    An entry is ``hash_valid`` when its stored hash matches its content,
+    ``linked`` when it points at the stored hash of the entry before it, and
+    covered by the first checkpoint at or after it. A full ``verify_chain``
+    is what proves the whole journal.
+    """
+    wanted = {e.seq - 1 for e in entries if e.seq > 1}
+    known = {e.seq: e.entry_hash for e in entries}
+    missing = wanted - known.keys()
+    if missing:
+        previous = JournalEntry.objects.filter(portal=portal, seq__in=missing)
+        known.update(previous.values_list("seq", "entry_hash"))
+    checkpoint_seqs = sorted(
+        JournalCheckpoint.objects.filter(portal=portal).values_list("seq", flat=True)
+    )
+
+    statuses = {}
+    for entry in entries:
+        row = tuple(getattr(entry, name) for name in ENTRY_FIELDS)
+        digest = chain.entry_hash(row_canonical(portal.member_id, row))
+        before = chain.GENESIS_HASH if entry.seq == 1 else known.get(entry.seq - 1)
+        covering = next((s for s in checkpoint_seqs if s >= entry.seq), None)
+        statuses[entry.seq] = EntryStatus(
+            hash_valid=digest == entry.entry_hash,
+            linked=before == entry.prev_hash,
+            checkpoint_seq=covering,
+        )
+    return statuses
+
+
+def details_of(entry: JournalEntry) -> dict[str, Any]:
+    value: dict[str, Any] = json.loads(entry.details)
+    return value

@@ -1,0 +1,131 @@
+import pytest
+from django.test import override_settings
+
+from b24app import crypto
+from compliance import vault
+
+GROUPS = {
+    "+79001234567": [
+        "8 (900) 123-45-67",
+        "+7 900 123 45 67",
+        "89001234567",
+        "7-900-123-45-67",
+        "+7(900)1234567",
+        "8-900-123-4567",
+        "900 123 45 67",
+    ],
+    "+78125550123": ["8 (812) 555-01-23", "+7 812 555 01 23", "812 555 01 23"],
+    "+78005553535": ["8 800 555-35-35"],
+}
+ALL_WRITINGS = [(e164, raw) for e164, raws in GROUPS.items() for raw in raws]
+ROTATED_KEYS = (
+    "2:c2Vjb25kLW1hc3Rlci1rZXktZm9yLXJvdGF0aW9uLXRlc3Q=,"
+    + "1:cGRuLWd1YXJkLWRldmVsb3BtZW50LW1hc3Rlci1rZXk="
+)
+
+
+@pytest.mark.parametrize(("e164", "raw"), ALL_WRITINGS)
+def test_every_writing_normalises_to_its_e164(e164, raw):
+    assert vault.normalise(raw) == e164
+
+
+def test_no_writing_loses_an_area_code_digit():
+    results = {vault.normalise(raw) for _, raw in ALL_WRITINGS}
+
+    assert "+7005553535" not in results
+    assert "+7125550123" not in results
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "abc", "123", "8 900 123", "+7 000 000"])
+def test_invalid_numbers_raise_a_value_error_that_does_not_repeat_them(raw):
+    with pytest.raises(vault.PhoneNumberError) as caught:
+        vault.normalise(raw)
+
+    assert isinstance(caught.value, ValueError)
+    if raw.strip():
+        assert raw.strip() not in str(caught.value)
+
+
+@pytest.mark.django_db
+def test_one_pseudonym_per_group_and_different_across_groups(portal):
+    by_group = {
+        e164: {vault.pseudonym(portal, raw) for raw in raws}
+        for e164, raws in GROUPS.items()
+    }
+
+    assert all(len(pseudonyms) == 1 for pseudonyms in by_group.values())
+    assert len(set.union(*by_group.values())) == len(GROUPS)
+
+
+@pytest.mark.django_db
+def test_pseudonym_is_a_versioned_hmac_not_a_bare_hash(portal):
+    import hashlib
+
+    value = vault.pseudonym(portal, "+79001234567")
+
+    assert vault.PSEUDONYM_RE.match(value)
+    assert value.startswith(f"ph{crypto.current_version()}:")
+    assert hashlib.sha256(b"+79001234567").hexdigest() not in value
+
+
+@pytest.mark.django_db
+def test_different_portals_get_different_pseudonyms(make_portal):
+    first, second = make_portal(), make_portal()
+
+    assert vault.pseudonym(first, "89001234567") != vault.pseudonym(
+        second, "89001234567"
+    )
+
+
+def test_mask_shows_only_the_last_two_digits():
+    assert vault.mask("8 (900) 123-45-67") == "+7 900 ***-**-67"
+    assert "234567" not in vault.mask("+79001234567")
+
+
+@pytest.mark.django_db
+def test_the_original_opens_only_for_its_own_portal(make_portal):
+    first, second = make_portal(), make_portal()
+    sealed = vault.encrypt_phone(first, "8 (900) 123-45-67")
+
+    assert "9001234567" not in sealed
+    assert vault.decrypt_phone(first, sealed) == "+79001234567"
+    with pytest.raises(crypto.CryptoError):
+        vault.decrypt_phone(second, sealed)
+
+
+@pytest.mark.django_db
+def test_rotation_reseals_under_the_new_key_while_the_old_still_opens(portal):
+    old = vault.encrypt_phone(portal, "+79001234567")
+
+    with override_settings(PDN_MASTER_KEYS=ROTATED_KEYS):
+        assert vault.needs_reseal(old)
+        assert vault.decrypt_phone(portal, old) == "+79001234567"
+        new = vault.reseal_phone(portal, old)
+
+        assert new.startswith("v2:")
+        assert vault.decrypt_phone(portal, new) == "+79001234567"
+        assert vault.reseal_phone(portal, new) == new
+        assert vault.pseudonyms(portal, "89001234567")[1] == vault.pseudonym(
+            portal, "+79001234567", version=1
+        )
+
+
+@pytest.mark.django_db
+def test_rotate_keys_command_reseals_portal_tokens(portal):
+    from django.core.management import call_command
+
+    portal.set_tokens(access="access-1", refresh="refresh-1")
+    portal.save()
+
+    with override_settings(PDN_MASTER_KEYS=ROTATED_KEYS):
+        call_command("rotate_keys", "--dry-run")
+        portal.refresh_from_db()
+        assert portal.access_token_sealed.startswith("v1:")
+
+        call_command("rotate_keys")
+        portal.refresh_from_db()
+
+        assert portal.access_token_sealed.startswith("v2:")
+        assert portal.refresh_token_sealed.startswith("v2:")
+        assert portal.access_token == "access-1"
+        assert portal.refresh_token == "refresh-1"
