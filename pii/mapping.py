@@ -237,6 +237,10 @@ class Pseudonymiser:
 
     def pseudonymise(self, text: str) -> str:
         """``text`` with every detected datum replaced by its placeholder."""
+        return self.pseudonymise_spans(text)[0]
+
+    def pseudonymise_spans(self, text: str) -> tuple[str, list[tuple[Span, str]]]:
+        """The pseudonymised text and each replaced span with its placeholder."""
         spans = detect(text)
         pieces: list[str] = []
         placed: list[tuple[int, int, _Entity, str]] = []
@@ -258,7 +262,7 @@ class Pseudonymiser:
             self.mapping.remember(
                 entity, value, out[max(0, start - _CONTEXT) : start], out[end:]
             )
-        return out
+        return out, [(s, p[2].placeholder) for s, p in zip(spans, placed, strict=True)]
 
     def restore(self, text: str) -> str:
         """``text`` with this dialog's placeholders replaced by the originals."""

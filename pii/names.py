@@ -16,7 +16,7 @@ from typing import Any
 from pii.kinds import Kind, Span
 
 _NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
-_WORD = re.compile(r"[А-Яа-яЁё]+(?:-[А-Яа-яЁё]+)?")
+_WORD = re.compile(r"[А-Яа-яЁёA-Za-z]+(?:-[А-Яа-яЁёA-Za-z]+)?")
 _INITIAL = re.compile(r"(?<![\w.])[А-ЯЁ]\.(?:\s?[А-ЯЁ]\.)?")
 _CUE = re.compile(
     r"(?<!\w)(?:зовут|звать|имя|я|это|уважением|фио|клиент\w*|пациент\w*|врач\w*"
@@ -112,12 +112,50 @@ def _words(text: str) -> list[_Word]:
     words = []
     for m in _WORD.finditer(text):
         lowered = m[0].lower().replace("ё", "е")
-        if lowered in _NEVER or len(lowered) < 2:
-            mass, known = 0.0, True
+        if lowered in _NEVER or len(lowered) < 2 or lowered.isascii():
+            mass, known = 0.0, not lowered.isascii()
         else:
             mass, known = name_mass(lowered)
         words.append(_Word(m.start(), m.end(), m[0], mass, known))
     return words
+
+
+def _truecase(text: str, words: list[_Word]) -> str:
+    """Capitalise words that may be names, for a text typed in lower case.
+
+    natasha relies on capitals; in a lower-case message it finds almost no
+    names, so it is shown a copy where dictionary names and unknown words
+    start with a capital letter.
+    """
+    chars = list(text)
+    for w in words:
+        if w.text[0].islower() and (w.mass > 0 or not w.known) and len(w.text) > 2:
+            chars[w.start] = chars[w.start].upper()
+    return "".join(chars)
+
+
+def _typed_in_lower_case(text: str, words: list[_Word]) -> bool:
+    """No capital letter anywhere except where a sentence starts."""
+    for w in words:
+        if w.text[0].isupper() and not re.search(
+            r"(?:^|[.!?…:;\]]\s*|\n\s*|[\"«(]\s*)$", text[max(0, w.start - 4) : w.start]
+        ):
+            return False
+    return True
+
+
+_FUNCTION_POS = frozenset(
+    {
+        "VERB", "INFN", "INTJ", "PRCL", "CONJ", "PREP", "ADVB", "PRED", "NPRO",
+        "GRND", "PRTF", "PRTS", "ADJS", "COMP", "NUMR",
+    }
+)  # fmt: skip
+
+
+def _plain_word(word: str) -> bool:
+    """A known word that is not a noun or adjective: never part of a name."""
+    found = parses(word.lower())
+    return bool(found) and found[0].is_known and found[0].tag.POS in _FUNCTION_POS
 
 
 def _ner_spans(text: str) -> list[tuple[int, int]]:
@@ -145,9 +183,13 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
     if not words:
         return []
 
-    # natasha only earns its cost when some word is capitalised.
+    # natasha only earns its cost when some word is or may be a name.
     ner: list[tuple[int, int]] = []
-    if any(w.text[0].isupper() for w in words):
+    lower_case = _typed_in_lower_case(text, words)
+    if lower_case:
+        if any(w.mass > 0 or not w.known for w in words):
+            ner = _ner_spans(_truecase(text, words))
+    elif any(w.text[0].isupper() for w in words):
         ner = _ner_spans(text)
 
     def in_ner(w: _Word) -> bool:
@@ -167,11 +209,11 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
     for i, w in enumerate(words):
         if accepted[i]:
             continue
-        if in_ner(w) and (w.mass > 0 or not w.known):
+        if in_ner(w) and lowered(w) not in _NEVER and not _plain_word(w.text):
             # natasha reads any capitalised first word as a possible name;
             # for "Вера в успех" that is wrong, so such words need more.
             initial = re.search(r"(?:^|[.!?…]\s*|\n\s*)$", text[: w.start])
-            accepted[i] = not (lowered(w) in _AMBIGUOUS and initial)
+            accepted[i] = not (lowered(w) in _AMBIGUOUS and (initial or lower_case))
         elif weak[i] and w.text[0].isupper() and _CUE.search(text[: w.start]):
             accepted[i] = lowered(w) not in _AMBIGUOUS or bool(
                 re.search(r"(?:зовут|звать|имя|я|это)[\s,:—-]*$", text[: w.start])
