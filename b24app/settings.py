@@ -56,6 +56,18 @@ APP_BASE_URL = env.str("APP_BASE_URL", default="http://127.0.0.1:8000").rstrip("
 B24_CLIENT_ID = _secret("B24_CLIENT_ID", "local.pdnguard.sandbox")
 B24_CLIENT_SECRET = _secret("B24_CLIENT_SECRET", "sandbox-client-secret")
 
+# Bitrix24's JS library for app pages. Empty outside production: the sandbox
+# portal's stand-in at SANDBOX_BASE_URL + "/api/v1/", resolved per request.
+B24_JS_URL = env.str(
+    "B24_JS_URL", default="//api.bitrix24.com/api/v1/" if PRODUCTION else ""
+)
+# Auth servers whose token answers may introduce a portal (the sandbox's is
+# added while the sandbox is enabled).
+B24_AUTH_SERVERS = env.list(
+    "B24_AUTH_SERVERS",
+    default=["https://oauth.bitrix.info", "https://oauth.bitrix24.tech"],
+)
+
 # Key material. PDN_MASTER_KEYS is "version:base64key,..."; the first is current,
 # the others still decrypt (rotation). Everything else is derived per purpose.
 PDN_MASTER_KEYS = _secret("PDN_MASTER_KEYS", _DEV_MASTER_KEY)
@@ -107,6 +119,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "integrator.context_processors.bitrix24",
             ],
         },
     },
@@ -140,6 +153,8 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production static files are served straight from the source tree.
+WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # Inside a Bitrix24 iframe the session cookie does not come back reliably;
 # pages carry signed tokens instead, and views that need framing opt out.

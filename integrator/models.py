@@ -40,6 +40,12 @@ class Portal(models.Model):
     setup_completed_at = models.DateTimeField(null=True, blank=True)
     uninstalled_at = models.DateTimeField(null=True, blank=True)
     purge_requested_at = models.DateTimeField(null=True, blank=True)
+    purged_at = models.DateTimeField(null=True, blank=True)
+
+    # What the portal itself last said about the install (app.info INSTALLED):
+    # None until the health check has asked once.
+    install_confirmed = models.BooleanField(null=True, blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("портал")
@@ -84,3 +90,57 @@ class Portal(models.Model):
         self.access_token_sealed = ""
         self.refresh_token_sealed = ""
         self.token_expires_at = None
+
+    @property
+    def has_tokens(self) -> bool:
+        return bool(self.refresh_token_sealed)
+
+    @property
+    def is_set_up(self) -> bool:
+        return self.setup_completed_at is not None
+
+
+class EventDelivery(models.Model):
+    """One event as Bitrix24 delivered it; the unique key makes repeats no-ops.
+
+    Bitrix24 gives a delivery no id of its own. A repeat carries the same
+    event, the same ``ts`` and the same ``data`` (for lead events: the lead
+    ID), while the handler id and the tokens in ``auth`` may differ (two
+    bindings, another user's token). So the key is a hash of member_id,
+    event, ts and data. Two real changes of one lead within the same second
+    collapse into one delivery; that is harmless because processing re-reads
+    the lead rather than trusting the event.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "", _("Ожидает обработки")
+        DONE = "done", _("Обработано")
+        GONE = "gone", _("Объект уже удалён")
+        FAILED = "failed", _("Ошибка")
+
+    portal = models.ForeignKey(
+        Portal, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=64)
+    entity_id = models.BigIntegerField(null=True, blank=True)
+    handler_id = models.CharField(max_length=32, blank=True)
+    ts = models.BigIntegerField(null=True, blank=True)
+    key = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.PENDING, blank=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("доставка события")
+        verbose_name_plural = _("доставки событий")
+        indexes = [
+            models.Index(
+                fields=["portal", "event", "entity_id"], name="delivery_by_entity"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.entity_id or '-'}"

@@ -1,0 +1,227 @@
+"""Endpoints Bitrix24 calls: they parse, authorise, call a workflow, answer.
+
+All of them receive cross-site POSTs from the portal, so they are exempt
+from CSRF and authenticate by what Bitrix24 sends instead (the application
+token, or the viewing user's AUTH_ID checked with the portal).
+"""
+
+import logging
+import re
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from integrator import errors, events, install, placement, setup
+from integrator.models import EventDelivery, Portal
+from integrator.rest import portal_client
+
+logger = logging.getLogger(__name__)
+
+_HOST = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?$")
+
+
+# --- events ---------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def event_receiver(request: HttpRequest) -> HttpResponse:
+    """Every Bitrix24 event, ONAPPINSTALL included; 200 once it is queued."""
+    try:
+        event = events.parse_event(request.body, request.content_type or "")
+        events.receive_event(event)
+    except events.EventRejected as exc:
+        # The reason names no token and no personal data.
+        logger.warning("event refused (%s): %s", exc.status, exc.reason)
+        return HttpResponse(exc.reason, status=exc.status, content_type="text/plain")
+    return HttpResponse("OK", content_type="text/plain")
+
+
+# --- install wizard -------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def install_wizard(request: HttpRequest) -> HttpResponse:
+    """The wizard: confirm the portal, set it up, then let the page finish."""
+    try:
+        form = install.WizardForm.from_request(request.POST, request.GET)
+        portal = install.portal_from_wizard(form)
+    except install.InstallRejected as exc:
+        logger.warning("install refused (%s): %s", exc.status, exc.reason)
+        page = _error_page(
+            request,
+            title=_("Установка не удалась"),
+            message=_(
+                "Битрикс24 не подтвердил установку. Откройте приложение ещё раз "
+                "из раздела «Приложения» как администратор портала."
+            ),
+            status=exc.status,
+        )
+        return placement.allow_framing(page, portal_origin=_posted_origin(request))
+
+    try:
+        report = setup.portal_setup(portal_id=portal.pk)
+    except errors.B24Error as exc:
+        logger.warning("setup of %s could not start: %s", portal.member_id, exc.code)
+        report = setup.SetupReport(
+            steps=[
+                setup.Step(
+                    code="start", label=_("Подключение к порталу"), error=exc.code
+                )
+            ]
+        )
+    context = {"portal": portal, "report": report, "finish": report.ok}
+    response = render(request, "integrator/install.html", context)
+    return placement.allow_framing(response, portal_origin=portal.origin)
+
+
+def _posted_origin(request: HttpRequest) -> str | None:
+    """The origin a rejected wizard page may be framed by, if it looks sane."""
+    domain = (request.GET.get("DOMAIN") or "").lower()
+    if not _HOST.match(domain):
+        return None
+    scheme = "http" if request.GET.get("PROTOCOL") == "0" else "https"
+    return f"{scheme}://{domain}"
+
+
+# --- the app page (admins) ------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def app_page(request: HttpRequest) -> HttpResponse:
+    """The app's main page in the portal: status and setup, for admins."""
+    try:
+        viewer = placement.viewer_from_frame(request.POST, request.GET)
+        is_admin = viewer.client().call("user.admin")
+    except placement.FrameRejected as exc:
+        return _frame_refusal(request, exc)
+    except errors.B24Error as exc:
+        return _frame_refusal(request, placement.FrameRejected(503, exc.code))
+
+    origin = viewer.portal.origin
+    if is_admin is not True:
+        page = _error_page(
+            request,
+            title=_("Только для администратора"),
+            message=_("Настройки PDn Guard доступны администратору портала."),
+            status=403,
+        )
+        return placement.allow_framing(page, portal_origin=origin)
+
+    portal = viewer.portal
+    deliveries = EventDelivery.objects.filter(portal=portal)
+    context = {
+        "portal": portal,
+        "steps": [label for _code, label, _run in setup.STEPS],
+        "delivered": deliveries.count(),
+        "pending": deliveries.filter(processed_at__isnull=True).count(),
+        "failed": deliveries.filter(outcome=EventDelivery.Outcome.FAILED).count(),
+    }
+    response = render(request, "integrator/app.html", context)
+    return placement.allow_framing(response, portal_origin=origin)
+
+
+# --- the lead tab ----------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def lead_tab(request: HttpRequest) -> HttpResponse:
+    """CRM_LEAD_DETAIL_TAB: the lead as the viewing user may see it."""
+    try:
+        viewer = placement.viewer_from_frame(request.POST, request.GET)
+        lead_id = placement.lead_id_from(placement.placement_options(request.POST))
+    except placement.FrameRejected as exc:
+        return _frame_refusal(request, exc)
+
+    origin = viewer.portal.origin
+    try:
+        lead = viewer.client().call("crm.lead.get", {"id": lead_id})
+    except (errors.NotFound, errors.PermissionDenied) as exc:
+        missing = isinstance(exc, errors.NotFound)
+        page = _error_page(
+            request,
+            title=_("Лид не найден") if missing else _("Нет доступа к лиду"),
+            message=_("Откройте вкладку из карточки лида, к которому есть доступ."),
+            status=404 if missing else 403,
+        )
+        return placement.allow_framing(page, portal_origin=origin)
+    except errors.B24Error as exc:
+        return _frame_refusal(request, placement.FrameRejected(503, exc.code))
+
+    summary = placement.lead_summary(lead_id, lead if isinstance(lead, dict) else {})
+    token = placement.tab_token(
+        portal_id=viewer.portal.pk, user_id=viewer.user_id, lead_id=lead_id
+    )
+    context = {
+        "summary": summary,
+        "tab": {
+            "lead_id": lead_id,
+            "token": token,
+            "header": placement.TAB_TOKEN_HEADER,
+            "lead_url": "/b24/tab/lead/",
+        },
+    }
+    response = render(request, "integrator/lead_tab.html", context)
+    return placement.allow_framing(response, portal_origin=origin)
+
+
+@require_GET
+def tab_lead(request: HttpRequest) -> JsonResponse:
+    """The tab's own request: the lead's summary, by the tab token (no cookies)."""
+    try:
+        grant = placement.tab_grant(request.headers.get(placement.TAB_TOKEN_HEADER, ""))
+        portal = Portal.objects.get(pk=grant.portal_id)
+        lead = portal_client(portal).call("crm.lead.get", {"id": grant.lead_id})
+    except placement.FrameRejected as exc:
+        return _json_error(exc.status, exc.reason)
+    except errors.NotFound:
+        return _json_error(404, "lead not found")
+    except errors.B24Error as exc:
+        return _json_error(503, exc.code)
+
+    summary = placement.lead_summary(
+        grant.lead_id, lead if isinstance(lead, dict) else {}
+    )
+    return JsonResponse({**summary.as_dict(), "consent": None})
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _json_error(status: int, reason: str) -> JsonResponse:
+    return JsonResponse({"error": reason}, status=status)
+
+
+def _error_page(
+    request: HttpRequest, *, title: Any, message: Any, status: int
+) -> HttpResponse:
+    return render(
+        request,
+        "integrator/error.html",
+        {"title": title, "message": message},
+        status=status,
+    )
+
+
+def _frame_refusal(request: HttpRequest, exc: placement.FrameRejected) -> HttpResponse:
+    logger.warning("frame refused (%s): %s", exc.status, exc.reason)
+    messages = {
+        400: _("Запрос от Битрикс24 неполон. Откройте страницу из портала."),
+        403: _("Портал или пользователь не подтверждены."),
+        503: _("Битрикс24 сейчас не отвечает. Попробуйте через минуту."),
+    }
+    page = _error_page(
+        request,
+        title=_("Нет доступа"),
+        message=messages.get(exc.status, messages[403]),
+        status=exc.status,
+    )
+    # A refused request names no portal we trust, so nobody may frame it.
+    return placement.allow_framing(page, portal_origin=None)
