@@ -33,6 +33,7 @@ _FORMAT_VERSION = 1
 class _Variant:
     text: str
     contexts: list[tuple[str, str]] = field(default_factory=list)
+    seen: int = 0
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Mapping:
     def __init__(self) -> None:
         self._entities: list[_Entity] = []
         self._by_placeholder: dict[str, _Entity] = {}
+        self._sequence = 0
 
     def __len__(self) -> int:
         return len(self._entities)
@@ -135,9 +137,14 @@ class Mapping:
         """Record that ``value`` was replaced where these contexts surround it."""
         variant = entity.variant(value)
         context = (left[-_CONTEXT:], right[:_CONTEXT])
-        if context not in variant.contexts:
-            variant.contexts.append(context)
-            del variant.contexts[:-_CONTEXTS_PER_VARIANT]
+        # The latest writing in a context wins a tie, so the message just
+        # pseudonymised always restores exactly.
+        if context in variant.contexts:
+            variant.contexts.remove(context)
+        variant.contexts.append(context)
+        del variant.contexts[:-_CONTEXTS_PER_VARIANT]
+        self._sequence += 1
+        variant.seen = self._sequence
 
     def original(self, text: str, start: int, end: int) -> str | None:
         """The writing to put back for the placeholder at ``text[start:end]``."""
@@ -146,7 +153,7 @@ class Mapping:
             return None
         left = text[max(0, start - _CONTEXT) : start]
         right = text[end : end + _CONTEXT]
-        best_score, best = -1, entity.variants[0]
+        best_score, best = (-1, -1), entity.variants[0]
         for variant in entity.variants:
             for stored_left, stored_right in variant.contexts:
                 score = _common_suffix(left, stored_left) + _common_prefix(
@@ -154,9 +161,9 @@ class Mapping:
                 )
                 if (stored_left, stored_right) == (left, right):
                     score += 1000
-                if score > best_score:
-                    best_score, best = score, variant
-        if best_score >= _MIN_CONTEXT_SCORE:
+                if (score, variant.seen) > best_score:
+                    best_score, best = (score, variant.seen), variant
+        if best_score[0] >= _MIN_CONTEXT_SCORE:
             return best.text
         return entity.display if entity.kind is Kind.PERSON else best.text
 
@@ -172,7 +179,11 @@ class Mapping:
                         "keys": e.keys,
                         "display": e.display,
                         "variants": [
-                            {"text": v.text, "contexts": [list(c) for c in v.contexts]}
+                            {
+                                "text": v.text,
+                                "seen": v.seen,
+                                "contexts": [list(c) for c in v.contexts],
+                            }
                             for v in e.variants
                         ],
                     }
@@ -200,6 +211,7 @@ class Mapping:
                         _Variant(
                             str(v["text"]),
                             [(str(c[0]), str(c[1])) for c in v["contexts"]],
+                            int(v["seen"]),
                         )
                         for v in item["variants"]
                     ],
@@ -208,6 +220,9 @@ class Mapping:
                     raise ValueError("duplicate placeholder in mapping")
                 mapping._entities.append(entity)
                 mapping._by_placeholder[entity.placeholder] = entity
+                mapping._sequence = max(
+                    [mapping._sequence, *(v.seen for v in entity.variants)]
+                )
         except (KeyError, TypeError, IndexError, AttributeError) as error:
             raise ValueError("malformed mapping") from error
         except json.JSONDecodeError as error:

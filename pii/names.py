@@ -46,7 +46,10 @@ _NEVER = frozenset(
         "добрый", "спасибо", "здравствуйте", "привет", "доброе", "пожалуйста",
         "карта", "карты", "заказ", "полис", "паспорт", "снилс", "инн", "тел",
         "ул", "д", "кв", "г", "пр", "москва", "москвы", "россия", "россии",
-        "сумма", "руб", "имя", "дата", "день", "да", "нет", "ок",
+        "сумма", "руб", "имя", "дата", "день", "да", "нет", "ок", "пасп",
+        "ватсап", "вотсап", "ватсапп", "вайбер", "телеграм", "телеграмм",
+        "whatsapp", "viber", "telegram", "вопрос", "речь", "запись", "адрес",
+        "почта", "мастер", "врач", "доктор", "администратор", "менеджер",
     }
 )  # fmt: skip
 _STRONG = 0.5
@@ -111,10 +114,11 @@ def name_mass(word: str) -> tuple[float, bool]:
 def _words(text: str) -> list[_Word]:
     words = []
     for m in _WORD.finditer(text):
-        lowered = m[0].lower().replace("ё", "е")
-        if lowered in _NEVER or len(lowered) < 2 or lowered.isascii():
+        lowered = m[0].lower()
+        if lowered.replace("ё", "е") in _NEVER or len(lowered) < 2 or lowered.isascii():
             mass, known = 0.0, not lowered.isascii()
         else:
+            # pymorphy3 reads ё itself: "семёна" is a name, "семена" are seeds.
             mass, known = name_mass(lowered)
         words.append(_Word(m.start(), m.end(), m[0], mass, known))
     return words
@@ -209,11 +213,27 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
     for i, w in enumerate(words):
         if accepted[i]:
             continue
-        if in_ner(w) and lowered(w) not in _NEVER and not _plain_word(w.text):
+        if (
+            in_ner(w)
+            and lowered(w) not in _NEVER
+            and not _plain_word(w.text)
+            and not (lowered(w) in _AMBIGUOUS and _CUE.search(text[: w.start]))
+        ):
             # natasha reads any capitalised first word as a possible name;
             # for "Вера в успех" that is wrong, so such words need more.
             initial = re.search(r"(?:^|[.!?…]\s*|\n\s*)$", text[: w.start])
-            accepted[i] = not (lowered(w) in _AMBIGUOUS and (initial or lower_case))
+            alone = not any(
+                s <= w.start and w.end <= e and (s < w.start or w.end < e)
+                for s, e in ner
+            )
+            if lowered(w) in _AMBIGUOUS:
+                # A lone "Вера" is as likely faith as a woman; ask for support.
+                accepted[i] = not (initial or lower_case or alone)
+            elif initial and alone and w.known and w.mass == 0:
+                # natasha likes capitalised first words of a sentence.
+                accepted[i] = False
+            else:
+                accepted[i] = True
         elif weak[i] and w.text[0].isupper() and _CUE.search(text[: w.start]):
             accepted[i] = lowered(w) not in _AMBIGUOUS or bool(
                 re.search(r"(?:зовут|звать|имя|я|это)[\s,:—-]*$", text[: w.start])
@@ -294,7 +314,7 @@ def name_forms(text: str) -> list[list[str]]:
     dictionary likes best, so "Ивану Петрову" becomes "иван петров" and
     "Анне Смирновой" becomes "анна смирнова".
     """
-    tokens = [t.lower().replace("ё", "е") for t in _WORD.findall(text)]
+    tokens = [t.lower() for t in _WORD.findall(text)]
     options = [
         [p for p in parses(t) if _NAME_GRAMMEMES & p.tag.grammemes] for t in tokens
     ]
@@ -334,7 +354,7 @@ def name_forms(text: str) -> list[list[str]]:
             if nominative not in forms:
                 forms.append(nominative)
         if not forms:
-            forms.append(token)
+            forms.append(token.replace("ё", "е"))
         result.append(forms)
     return result
 

@@ -15,7 +15,9 @@ from pii.kinds import Kind, Span
 from pii.phones import phone_key
 
 # Digit groups joined by short separators: "8 (900) 123-45-67", "464-460-495 00".
-_CHAIN = re.compile(r"\+?\(?\d+(?:(?:[ \t\u00a0\-.()]{1,3}|[ \u00a0]?№[ \u00a0]?)\d+)*")
+_CHAIN = re.compile(
+    r"\+?\(?\d+(?:(?:[ \t\u00a0\-()]{1,3}|\.|[ \u00a0]?№[ \u00a0]?)\d+)*"
+)
 _GROUP = re.compile(r"\d+")
 
 _MONTHS = (
@@ -66,6 +68,7 @@ _CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _WINDOW = 40
+_SENTENCE_END = re.compile(r"[.!?…]\s+(?=[А-ЯЁA-Z])")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +81,16 @@ class _Group:
 def _context(text: str, start: int, floor: int) -> str | None:
     """Name of the keyword class nearest before ``start``, if any."""
     window = text[max(floor, start - _WINDOW) : start]
+    # A keyword in an earlier sentence says nothing about this number.
+    ends = list(_SENTENCE_END.finditer(window))
+    if ends:
+        window = window[ends[-1].end() :]
     nearest: str | None = None
     for match in _CONTEXT.finditer(window):
         nearest = match.lastgroup
+        distance = len(window) - match.end()
+    if nearest == "other" and distance > 16:
+        return None
     return nearest
 
 
@@ -88,16 +98,13 @@ def _shape(groups: list[_Group]) -> tuple[int, ...]:
     return tuple(len(g.digits) for g in groups)
 
 
-def _classify(
-    groups: list[_Group], plus: bool, context: str | None
-) -> tuple[Kind, str] | None:
-    """Kind and key of the digits in ``groups``, or None if none applies."""
+def _by_context(groups: list[_Group], context: str | None) -> tuple[Kind, str] | None:
+    """The kind a context word names, if the digits have its length.
+
+    Typos in check digits are common, so the word alone is enough.
+    """
     digits = "".join(g.digits for g in groups)
     n = len(digits)
-    shape = _shape(groups)
-
-    # A context word decides first; typos in checksums are common, so the
-    # word alone is enough for the lengths the identifier can have.
     if context == "snils" and n == 11:
         return Kind.SNILS, digits
     if context == "inn" and n in (10, 12):
@@ -108,6 +115,20 @@ def _classify(
         return Kind.OMS, digits
     if context == "card" and 13 <= n <= 19 and luhn_valid(digits):
         return Kind.CARD, digits
+    return None
+
+
+def _classify(
+    groups: list[_Group], plus: bool, context: str | None
+) -> tuple[Kind, str] | None:
+    """Kind and key of the digits in ``groups``, or None if none applies."""
+    digits = "".join(g.digits for g in groups)
+    n = len(digits)
+    shape = _shape(groups)
+
+    by_context = _by_context(groups, context)
+    if by_context is not None:
+        return by_context
 
     phone = phone_key(digits, plus) if context != "other" or plus else None
     if plus and phone:
@@ -124,9 +145,10 @@ def _classify(
     if n == 11:
         if shape == (3, 3, 3, 2) and snils_valid(digits):
             return Kind.SNILS, digits
-        if phone:
+        russian = phone is not None and phone[2] in "3489"
+        if phone and (russian or not snils_valid(digits)):
             return Kind.PHONE, phone
-        if snils_valid(digits) and digits[0] not in "78":
+        if snils_valid(digits):
             return Kind.SNILS, digits
         return None
     if n == 10:
@@ -224,7 +246,16 @@ def _split_chain(text: str, groups: list[_Group], plus: bool, floor: int) -> lis
     while i < len(groups):
         hit = None
         context = _context(text, groups[i].start, floor)
+        # The kind a context word names wins over a longer reading.
+        if context is not None and context not in ("other", "phone"):
+            for j in range(i, len(groups)):
+                result = _by_context(groups[i : j + 1], context)
+                if result is not None:
+                    hit = (j, result)
+                    break
         for j in range(len(groups) - 1, i - 1, -1):
+            if hit is not None:
+                break
             if sum(len(g.digits) for g in groups[i : j + 1]) > 19:
                 continue
             result = _classify(groups[i : j + 1], plus and i == 0, context)
