@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 FORMAT_VERSION = 1
@@ -58,13 +59,16 @@ def canonical_entry(
     verification runs it a million times; ``canonical_payload`` is the
     reference definition and the tests hold the two equal.
     """
+    # encode_basestring is what json.dumps uses for a str with
+    # ensure_ascii=False, without the encoder set-up around it.
+    quote = encode_basestring
     user = "null" if actor_user_id is None else str(int(actor_user_id))
     text = (
-        f'{{"action":{dumps(action)},"actor":{{"kind":{dumps(actor_kind)},'
-        f'"role":{dumps(actor_role)},"user_id":{user}}},"at":{dumps(at)},'
-        f'"details":{details_json},"portal":{dumps(portal)},'
-        f'"prev_hash":{dumps(prev_hash)},"seq":{int(seq)},'
-        f'"subject":{dumps(subject)},"v":{FORMAT_VERSION}}}'
+        f'{{"action":{quote(action)},"actor":{{"kind":{quote(actor_kind)},'
+        f'"role":{quote(actor_role)},"user_id":{user}}},"at":{quote(at)},'
+        f'"details":{details_json},"portal":{quote(portal)},'
+        f'"prev_hash":{quote(prev_hash)},"seq":{int(seq)},'
+        f'"subject":{quote(subject)},"v":{FORMAT_VERSION}}}'
     )
     return text.encode()
 

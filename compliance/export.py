@@ -126,7 +126,7 @@ def journal_export(
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as bundle:
         with bundle.open("entries.jsonl", "w", force_zip64=True) as member:
             writer = _HashingWriter(member)
-            rows = selected.values_list(*journal.ENTRY_FIELDS).iterator(5000)
+            rows = journal.selected_rows(selected)
             for row in rows:
                 text = journal.row_canonical(portal.member_id, row)
                 writer.write(text[:-1] + b',"entry_hash":"' + row[9].encode() + b'"}\n')
@@ -138,9 +138,9 @@ def journal_export(
             writer = _HashingWriter(member)
             table = csv.writer(_TextSink(writer))
             table.writerow(CSV_COLUMNS)
-            rows = selected.values_list(*journal.ENTRY_FIELDS).iterator(5000)
+            rows = journal.selected_rows(selected)
             for row in rows:
-                table.writerow([row[0], chain.format_at(row[1]), *row[2:]])
+                table.writerow([row[0], journal.at_text(row[1]), *row[2:]])
             files["entries.csv"] = writer.record()
 
         checkpoints = [
