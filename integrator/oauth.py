@@ -20,6 +20,7 @@ exception message.
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,6 +37,31 @@ from integrator.models import Portal
 from integrator.pacing import redis_client
 
 logger = logging.getLogger(__name__)
+
+
+class SecretUrlFilter(logging.Filter):
+    """Strip query strings and webhook codes from URLs that urllib3 logs.
+
+    urllib3 logs every request line at DEBUG; the token endpoint's query holds
+    the client secret and the refresh token, a webhook's path holds its code.
+    """
+
+    _query = re.compile(r"\?\S*")
+    _webhook = re.compile(r"(/rest/\d+/)[^/\s]+/")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._clean(arg) for arg in record.args)
+        record.msg = self._clean(record.msg)
+        return True
+
+    def _clean(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return self._webhook.sub(r"\1***/", self._query.sub("?***", value))
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(SecretUrlFilter())
 
 TOKEN_TIMEOUT = (5.0, 30.0)
 LOCK_TTL = 60.0
@@ -129,13 +155,15 @@ def request_token(
     http = session or requests.Session()
     url = token_url(server_endpoint)
     method = "oauth.token"
+    response = None
     try:
         response = http.get(url, params=query, timeout=timeout, allow_redirects=False)
     except requests.RequestException as exc:
-        # The exception's text holds the URL with the secret: keep only its kind.
-        raise errors.Transient(
-            "network_error", type(exc).__name__, method=method
-        ) from None
+        failure = type(exc).__name__
+    if response is None:
+        # Raised outside the handler: requests' exception text holds the URL
+        # with the secret, and must not ride along as __context__.
+        raise errors.Transient("network_error", failure, method=method)
 
     body = _json_or_none(response)
     if body is None:

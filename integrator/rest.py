@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from integrator import errors, oauth, phpquery
+from integrator.errors import B24Error
 from integrator.models import Portal
 from integrator.pacing import Pacer, PacingConfig
 
@@ -70,7 +71,7 @@ class BatchResult:
     """Per-command outcomes of one or more batch calls, keyed by command name."""
 
     results: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, errors.B24Error] = field(default_factory=dict)
+    errors: dict[str, B24Error] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
     nexts: dict[str, int] = field(default_factory=dict)
@@ -84,7 +85,7 @@ class BulkOutcome:
     """What a bulk delete or update achieved per object ID."""
 
     done: list[int] = field(default_factory=list)
-    failed: dict[int, errors.B24Error] = field(default_factory=dict)
+    failed: dict[int, B24Error] = field(default_factory=dict)
 
     @property
     def status(self) -> Literal["ok", "partial", "failed"]:
@@ -278,22 +279,7 @@ class Client:
         url = urljoin(self.auth.endpoint, method)
         moved_to: str | None = None
         for _hop in range(REDIRECT_HOPS + 1):
-            try:
-                self.requests_sent += 1
-                response = self.session.post(
-                    url,
-                    data=data,
-                    headers={"Content-Type": "application/json; charset=utf-8"},
-                    timeout=self.timeout,
-                    allow_redirects=False,
-                )
-            except requests.Timeout:
-                raise errors.Transient("timeout", method=method) from None
-            except requests.RequestException as exc:
-                # requests puts the URL in its messages; a webhook URL is a secret.
-                raise errors.Transient(
-                    "network_error", type(exc).__name__, method=method
-                ) from None
+            response = self._exchange(url, data, method)
             location = response.headers.get("Location")
             if response.is_redirect and location:
                 # A renamed portal answers 302 from its old host: re-POST there.
@@ -310,6 +296,27 @@ class Client:
             if endpoint and endpoint != self.auth.endpoint:
                 self.auth.moved(endpoint)
         return response.status_code, parsed
+
+    def _exchange(self, url: str, data: bytes, method: str) -> requests.Response:
+        self.requests_sent += 1
+        response = None
+        try:
+            response = self.session.post(
+                url,
+                data=data,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except requests.Timeout:
+            failure = "timeout"
+        except requests.RequestException as exc:
+            failure = type(exc).__name__
+        if response is None:
+            # Raised outside the handler: requests' messages carry the URL, and
+            # a webhook's URL is its secret.
+            raise errors.Transient("network_error", failure, method=method)
+        return response
 
     # -- batch ----------------------------------------------------------------
 
