@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "b24app.settings")
 
@@ -22,6 +23,11 @@ app.conf.update(
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
     timezone="Europe/Moscow",
-    beat_schedule={},
+    beat_schedule={
+        "journal-checkpoints-hourly": {
+            "task": "compliance.journal_checkpoint_all",
+            "schedule": crontab(minute=7),
+        },
+    },
 )
 app.autodiscover_tasks()

@@ -32,6 +32,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DB = "pdn_bench_journal"
@@ -63,7 +64,7 @@ def recreate_databases() -> None:
         )
 
 
-def make_portal(member_id: str):
+def make_portal(member_id: str) -> Any:
     from integrator.models import Portal
 
     return Portal.objects.create(
@@ -76,7 +77,7 @@ def make_portal(member_id: str):
     )
 
 
-def _writer(member_id: str, seconds: float, start_at: float, results) -> None:
+def _writer(member_id: str, seconds: float, start_at: float, results: Any) -> None:
     setup()
     from django.db import connection
 
@@ -114,13 +115,13 @@ def append_rate(member_ids: list[str], seconds: float) -> float:
     ]
     for worker in workers:
         worker.start()
-    total = sum(results.get() for _ in workers)
+    total: int = sum(results.get() for _ in workers)
     for worker in workers:
         worker.join()
     return total / seconds
 
 
-def bulk_load(portal, entries: int) -> None:
+def bulk_load(portal: Any, entries: int) -> None:
     """Write ``entries`` correctly chained rows with COPY (the fast path)."""
     from django.db import connection
 
