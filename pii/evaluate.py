@@ -102,7 +102,7 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
     tally = _Tally()
     mentions = consistent = 0
     merged_people = 0
-    round_trips = round_trip_ok = 0
+    round_trips = round_trip_ok = echo_ok = 0
     total = 0
 
     for dialog in ChatGenerator(seed).corpus(messages):
@@ -150,10 +150,11 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
                     tally.over_masked += 1
 
             round_trips += 1
-            restored = pseudonymiser.restore(out)
-            echoed = pseudonymiser.restore("Ответ: " + out)
-            if restored == text and echoed == "Ответ: " + text:
+            if pseudonymiser.restore(out) == text:
                 round_trip_ok += 1
+            # An answer that quotes the message in new surroundings.
+            if pseudonymiser.restore("Ответ: " + out) == "Ответ: " + text:
+                echo_ok += 1
 
         owners: dict[str, set[str]] = defaultdict(set)
         for ident, placeholders in by_entity.items():
@@ -182,6 +183,7 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
         "consistency": consistent / max(1, mentions),
         "merged_entities": merged_people,
         "round_trip": round_trip_ok / max(1, round_trips),
+        "round_trip_quoted": echo_ok / max(1, round_trips),
     }
 
 
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         f"over-masking {chat['over_masking']:.4f}  "
         f"consistency {chat['consistency']:.4f}  "
         f"merged entities {chat['merged_entities']}  "
-        f"round trip {chat['round_trip']:.4f}"
+        f"round trip {chat['round_trip']:.4f} (quoted {chat['round_trip_quoted']:.4f})"
     )
     results["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(results, ensure_ascii=False, sort_keys=True))

@@ -108,8 +108,10 @@ class _Person:
 @lru_cache(maxsize=8192)
 def _inflect(word: str, grammeme: str, gender: str, case: str) -> str:
     for p in parses(word):
-        if grammeme in p.tag.grammemes:
-            wanted = {case} if grammeme == "Name" else {case, gender}
+        if grammeme in p.tag.grammemes and p.tag.case == "nomn":
+            if grammeme != "Surn" and gender not in p.tag.grammemes:
+                continue
+            wanted = {case} if grammeme != "Surn" else {case, gender}
             form = p.inflect(wanted)
             if form is not None:
                 return str(form.word)

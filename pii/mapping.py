@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pii.detect import detect
 from pii.kinds import Kind, Span
-from pii.names import name_forms
+from pii.names import name_parts
 
 _LABELS = "|".join(k.value for k in Kind)
 PLACEHOLDER = re.compile(rf"\[(?P<label>{_LABELS})_(?P<number>[1-9]\d{{0,5}})\]")
@@ -43,6 +43,7 @@ class _Entity:
     keys: list[str]
     display: str
     variants: list[_Variant] = field(default_factory=list)
+    used: int = 0
 
     @property
     def placeholder(self) -> str:
@@ -96,15 +97,23 @@ class Mapping:
     def entity_for(self, span: Span) -> _Entity:
         """The entity a span belongs to, created on first sight."""
         if span.kind is Kind.PERSON:
-            forms = name_forms(span.value)
-            found = self._person(forms)
+            parts = name_parts(span.value)
+            found = self._person(parts)
             if found is not None:
-                for token_forms in forms:
-                    if not any(f in found.keys for f in token_forms):
-                        found.keys.append(token_forms[0])
+                slots = dict(k.split(":", 1) for k in found.keys)
+                for role, forms in parts:
+                    if role not in slots:
+                        found.keys.append(f"{role}:{forms[0]}")
+                        slots[role] = forms[0]
+                self._used(found)
                 return found
-            keys = [token_forms[0] for token_forms in forms]
-            display = _display_name(span.value, " ".join(keys))
+            keys, seen = [], set()
+            for role, forms in parts:
+                if role not in seen:
+                    seen.add(role)
+                    keys.append(f"{role}:{forms[0]}")
+            normal = " ".join(forms[0] for _, forms in parts)
+            display = _display_name(span.value, normal)
         else:
             for entity in self._entities:
                 if entity.kind is span.kind and span.normal in entity.keys:
@@ -115,23 +124,39 @@ class Mapping:
         entity = _Entity(span.kind, number, keys, display)
         self._entities.append(entity)
         self._by_placeholder[entity.placeholder] = entity
+        self._used(entity)
         return entity
 
-    def _person(self, forms: list[list[str]]) -> _Entity | None:
-        """A known person this mention names: same words, fewer or more."""
-        firsts = {f[0] for f in forms}
-        best: tuple[int, _Entity] | None = None
+    def _used(self, entity: _Entity) -> None:
+        self._sequence += 1
+        entity.used = self._sequence
+
+    def _person(self, parts: list[tuple[str, list[str]]]) -> _Entity | None:
+        """The known person this mention names, by first name, surname, patronymic.
+
+        A mention fits a person when every part both have agrees ("Денису
+        Викторовичу" fits "Денис Смирнов"); of several, the one sharing most
+        parts and then the one mentioned last is taken.
+        """
+        best: tuple[int, int, _Entity] | None = None
         for entity in self._entities:
             if entity.kind is not Kind.PERSON:
                 continue
-            keys = set(entity.keys)
-            covered = all(any(f in keys for f in token) for token in forms)
-            covering = keys <= {f for token in forms for f in token}
-            if covered or covering:
-                score = len(firsts & keys)
-                if best is None or score > best[0]:
-                    best = (score, entity)
-        return best[1] if best else None
+            slots = dict(k.split(":", 1) for k in entity.keys)
+            shared = 0
+            fits = True
+            for role, forms in parts:
+                if role not in slots:
+                    continue
+                if slots[role] in forms:
+                    shared += 1
+                else:
+                    fits = False
+            if fits and shared:
+                candidate = (shared, entity.used, entity)
+                if best is None or candidate[:2] > best[:2]:
+                    best = candidate
+        return best[2] if best else None
 
     def remember(self, entity: _Entity, value: str, left: str, right: str) -> None:
         """Record that ``value`` was replaced where these contexts surround it."""
@@ -178,6 +203,7 @@ class Mapping:
                         "number": e.number,
                         "keys": e.keys,
                         "display": e.display,
+                        "used": e.used,
                         "variants": [
                             {
                                 "text": v.text,
@@ -207,6 +233,7 @@ class Mapping:
                     number=int(item["number"]),
                     keys=[str(k) for k in item["keys"]],
                     display=str(item["display"]),
+                    used=int(item["used"]),
                     variants=[
                         _Variant(
                             str(v["text"]),
@@ -221,7 +248,7 @@ class Mapping:
                 mapping._entities.append(entity)
                 mapping._by_placeholder[entity.placeholder] = entity
                 mapping._sequence = max(
-                    [mapping._sequence, *(v.seen for v in entity.variants)]
+                    [mapping._sequence, entity.used, *(v.seen for v in entity.variants)]
                 )
         except (KeyError, TypeError, IndexError, AttributeError) as error:
             raise ValueError("malformed mapping") from error

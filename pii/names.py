@@ -47,7 +47,7 @@ _NEVER = frozenset(
         "карта", "карты", "заказ", "полис", "паспорт", "снилс", "инн", "тел",
         "ул", "д", "кв", "г", "пр", "москва", "москвы", "россия", "россии",
         "сумма", "руб", "имя", "дата", "день", "да", "нет", "ок", "пасп",
-        "ватсап", "вотсап", "ватсапп", "вайбер", "телеграм", "телеграмм",
+        "ватсап", "вотсап", "ватсапп", "ли", "же", "бы", "вайбер", "телеграм", "телеграмм",
         "whatsapp", "viber", "telegram", "вопрос", "речь", "запись", "адрес",
         "почта", "мастер", "врач", "доктор", "администратор", "менеджер",
     }
@@ -202,12 +202,17 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
     def lowered(w: _Word) -> str:
         return w.text.lower().replace("ё", "е")
 
+    plain = [w.mass > 0 and _plain_word(w.text) for w in words]
     strong = [
-        w.mass >= _STRONG and w.known and lowered(w) not in _AMBIGUOUS for w in words
+        w.mass >= _STRONG and w.known and lowered(w) not in _AMBIGUOUS and not plain[i]
+        for i, w in enumerate(words)
     ]
     weak = [
-        w.mass >= _WEAK or (not w.known and w.mass > 0) or lowered(w) in _AMBIGUOUS
-        for w in words
+        not plain[i]
+        and (
+            w.mass >= _WEAK or (not w.known and w.mass > 0) or lowered(w) in _AMBIGUOUS
+        )
+        for i, w in enumerate(words)
     ]
     accepted = list(strong)
     for i, w in enumerate(words):
@@ -307,7 +312,18 @@ def _fixed_alternative(word: str) -> str | None:
     return None
 
 
+def name_parts(text: str) -> list[tuple[str, list[str]]]:
+    """Each word's role (first, last, patr) and candidate nominative forms."""
+    return [(role, forms) for role, forms in _analyse(text)]
+
+
 def name_forms(text: str) -> list[list[str]]:
+    """Candidate nominative forms of each word of a name, best first."""
+    return [forms for _, forms in _analyse(text)]
+
+
+@lru_cache(maxsize=8192)
+def _analyse(text: str) -> tuple[tuple[str, list[str]], ...]:
     """Candidate nominative forms of each word of a name, best first.
 
     All words are read in one gender and one case, the combination the
@@ -337,7 +353,7 @@ def name_forms(text: str) -> list[list[str]]:
     assert best is not None
     _, gender, case = best
 
-    result: list[list[str]] = []
+    result: list[tuple[str, list[str]]] = []
     for token, opts in zip(tokens, options, strict=True):
         forms: list[str] = []
         fitting = sorted(
@@ -355,8 +371,14 @@ def name_forms(text: str) -> list[list[str]]:
                 forms.append(nominative)
         if not forms:
             forms.append(token.replace("ё", "е"))
-        result.append(forms)
-    return result
+        lead = fitting[0] if fitting else (opts[0] if opts else None)
+        role = "last"
+        if lead is not None and "Patr" in lead.tag.grammemes:
+            role = "patr"
+        elif lead is not None and "Name" in lead.tag.grammemes:
+            role = "first"
+        result.append((role, forms))
+    return tuple(result)
 
 
 def _nominative(parse: Any, token: str) -> str:
