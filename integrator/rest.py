@@ -329,28 +329,37 @@ class Client:
         With ``halt`` nothing after the first failing command runs; the keys
         that did not run are reported ``missing``.
         """
-        outcome = BatchResult()
         keys = list(commands)
-        for start in range(0, len(keys), BATCH_LIMIT):
-            chunk = keys[start : start + BATCH_LIMIT]
+        chunks = [keys[i : i + BATCH_LIMIT] for i in range(0, len(keys), BATCH_LIMIT)]
+        encoded: list[dict[str, tuple[str, str]]] = []
+        for chunk in chunks:
+            # Check every command before the first request goes out.
+            queries = {}
+            for key in chunk:
+                method, params = commands[key]
+                _check_key(key)
+                query = phpquery.encode(params)
+                _check_references(query, set(chunk), key)
+                queries[key] = (method, query)
+            encoded.append(queries)
+
+        outcome = BatchResult()
+        for queries in encoded:
             if halt and outcome.errors:
-                outcome.missing.extend(chunk)
+                outcome.missing.extend(queries)
                 continue
-            self._batch_chunk({k: commands[k] for k in chunk}, halt, outcome)
+            self._batch_chunk(queries, halt, outcome)
         return outcome
 
     def _batch_chunk(
         self,
-        commands: Mapping[str, tuple[str, Params]],
+        commands: Mapping[str, tuple[str, str]],
         halt: bool,
         outcome: BatchResult,
     ) -> None:
         cmd: dict[str, str] = {}
         methods: dict[str, str] = {}
-        for key, (method, params) in commands.items():
-            _check_key(key)
-            query = phpquery.encode(params)
-            _check_references(query, set(commands), key)
+        for key, (method, query) in commands.items():
             try:
                 self.pacer.before(method)
             except errors.MethodBlocked as exc:

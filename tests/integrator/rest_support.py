@@ -11,6 +11,7 @@ from sandbox.driver import PortalInfo, SandboxDriver
 
 # The portal's real limits, with retry delays short enough for a test run.
 FAST_RETRIES = PacingConfig(backoff_base=0.02, backoff_cap=0.1)
+NO_APP = "http://127.0.0.1:9"
 
 
 @dataclass
@@ -38,6 +39,8 @@ def installed_portal(
 ) -> InstalledPortal:
     """A fresh sandbox portal, the app installed, its tokens stored as the app would."""
     sandbox = SandboxDriver(sandbox_url)
+    # No app server runs in these tests: events go to a closed port.
+    sandbox.configure_app(base_url=NO_APP)
     slug = f"rc{uuid.uuid4().hex[:10]}"
     info = sandbox.create_portal(slug, plan=plan)
     if portal_settings:
