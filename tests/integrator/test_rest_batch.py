@@ -88,8 +88,12 @@ def test_commands_carry_plus_signs_cyrillic_and_nested_fields_intact(sandbox_ser
     ) in cmd["update"]
     assert "filter[PHONE]=%2B79001234567" in cmd["find"]
     assert "%D0%90%D0%BD%D0%BD%D1%8B" in cmd["update"]  # "Анны", UTF-8
-    for key, params in (("update", update), ("find", lookup)):
-        method, _, query = cmd[key].partition("?")
+    for key, method, params in (
+        ("update", "crm.lead.update", update),
+        ("find", "crm.lead.list", lookup),
+    ):
+        assert cmd[key].startswith(method + "?")
+        query = cmd[key].partition("?")[2]
         assert phpquery.decode(query) == _stringified(params)
         # PHP arrays are maps: the sandbox keeps {"0": …}; lists are our reading.
         assert _listified(sandbox_parse(query)) == _stringified(params)
