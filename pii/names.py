@@ -16,7 +16,8 @@ from typing import Any
 from pii.kinds import Kind, Span
 
 _NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
-_WORD = re.compile(r"[А-Яа-яЁёA-Za-z]+(?:-[А-Яа-яЁёA-Za-z]+)?")
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+_CYRILLIC = re.compile(r"[а-яё]")
 _INITIAL = re.compile(r"(?<![\w.])[А-ЯЁ]\.(?:\s?[А-ЯЁ]\.)?")
 _CUE = re.compile(
     r"(?<!\w)(?:зовут|звать|имя|я|это|уважением|фио|клиент\w*|пациент\w*|врач\w*"
@@ -32,11 +33,9 @@ _AMBIGUOUS = frozenset(
         "любовь", "любови", "любовью",
         "роза", "розы", "розу", "розе", "лилия", "лилии", "слава", "славы",
         "лада", "марка", "ник", "роман", "романа", "лев", "льва", "виктория",
-        "победа", "мир", "мира", "юля", "ян", "дан", "ким", "том", "тома",
-        "лена", "нина", "ева", "майя", "алла", "март", "марта", "ленина",
-        "гуля", "стас", "ася", "дина", "зоя", "муза", "заря", "ангел",
-        "владимир", "владимира", "александров", "королев", "королёв",
-        "красная", "белая", "новая", "мороз", "орел", "орёл", "сокол", "волк",
+        "победа", "мир", "мира", "юля", "том", "тома", "майя", "март", "марта",
+        "ленина", "муза", "заря", "ангел", "владимир", "владимира",
+        "королев", "королёв", "мороз", "орел", "орёл", "сокол", "волк",
     }
 )  # fmt: skip
 # Words that look like names to the dictionary but almost never are one in
@@ -47,7 +46,8 @@ _NEVER = frozenset(
         "карта", "карты", "заказ", "полис", "паспорт", "снилс", "инн", "тел",
         "ул", "д", "кв", "г", "пр", "москва", "москвы", "россия", "россии",
         "сумма", "руб", "имя", "дата", "день", "да", "нет", "ок", "пасп",
-        "ватсап", "вотсап", "ватсапп", "ли", "же", "бы", "вайбер", "телеграм", "телеграмм",
+        "ватсап", "вотсап", "ватсапп", "ли", "же", "бы", "вайбер", "телеграм",
+        "телеграмм",
         "whatsapp", "viber", "telegram", "вопрос", "речь", "запись", "адрес",
         "почта", "мастер", "врач", "доктор", "администратор", "менеджер",
     }
@@ -115,8 +115,9 @@ def _words(text: str) -> list[_Word]:
     words = []
     for m in _WORD.finditer(text):
         lowered = m[0].lower()
-        if lowered.replace("ё", "е") in _NEVER or len(lowered) < 2 or lowered.isascii():
-            mass, known = 0.0, not lowered.isascii()
+        cyrillic = bool(_CYRILLIC.search(lowered))
+        if lowered.replace("ё", "е") in _NEVER or len(lowered) < 2 or not cyrillic:
+            mass, known = 0.0, cyrillic
         else:
             # pymorphy3 reads ё itself: "семёна" is a name, "семена" are seeds.
             mass, known = name_mass(lowered)
@@ -218,25 +219,26 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
     for i, w in enumerate(words):
         if accepted[i]:
             continue
+        alone = not any(
+            s <= w.start and w.end <= e and (s < w.start or w.end < e) for s, e in ner
+        )
         if (
             in_ner(w)
             and lowered(w) not in _NEVER
-            and not _plain_word(w.text)
+            # "Ле" in "Марин Ле Пен" is a particle, but part of the name.
+            and (not _plain_word(w.text) or (w.text[0].isupper() and not alone))
             and not (lowered(w) in _AMBIGUOUS and _CUE.search(text[: w.start]))
         ):
             # natasha reads any capitalised first word as a possible name;
             # for "Вера в успех" that is wrong, so such words need more.
             initial = re.search(r"(?:^|[.!?…]\s*|\n\s*)$", text[: w.start])
-            alone = not any(
-                s <= w.start and w.end <= e and (s < w.start or w.end < e)
-                for s, e in ner
-            )
             if lowered(w) in _AMBIGUOUS:
                 # A lone "Вера" is as likely faith as a woman; ask for support.
                 accepted[i] = not (initial or lower_case or alone)
             elif initial and alone and w.known and w.mass == 0:
-                # natasha likes capitalised first words of a sentence.
-                accepted[i] = False
+                # A capitalised common noun opening a sentence ("Вопрос о…")
+                # is a word; an oblique form ("Шумов первым…") may be a name.
+                accepted[i] = parses(w.text.lower())[0].tag.case != "nomn"
             else:
                 accepted[i] = True
         elif weak[i] and w.text[0].isupper() and _CUE.search(text[: w.start]):
@@ -260,6 +262,22 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             if left or right:
                 accepted[i] = changed = True
 
+    # A surname the dictionary does not know as one, right after a first
+    # name and in the same case: "юрию долгорукому", "виктор понедельник".
+    for i in range(len(words) - 1):
+        nxt = words[i + 1]
+        if (
+            accepted[i]
+            and not accepted[i + 1]
+            and _adjacent(text, words[i], nxt)
+            and not plain[i + 1]
+            and len(nxt.text) > 2
+            and lowered(nxt) not in _NEVER
+            and lowered(nxt) not in _AMBIGUOUS
+            and _agrees_as_surname(lowered(words[i]), nxt.text.lower())
+        ):
+            accepted[i + 1] = True
+
     spans: list[Span] = []
     current: list[_Word] = []
     candidates: list[_Word | None] = [*words, None]
@@ -274,6 +292,25 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             spans.append(_person(text, current))
             current = []
     return _with_initials(text, spans)
+
+
+def _agrees_as_surname(first: str, word: str) -> bool:
+    """Whether ``word`` can be a noun in the case of the first name ``first``."""
+    cases = {
+        p.tag.case
+        for p in parses(first)
+        if "Name" in p.tag.grammemes and p.score >= 0.1 and p.tag.number != "plur"
+    }
+    if not cases:
+        return False
+    found = parses(word)
+    if found and found[0].tag.POS not in ("NOUN", "ADJF", None):
+        return False
+    return any(
+        p.tag.POS in ("NOUN", "ADJF", None) and p.tag.case in cases
+        for p in found
+        if p.tag.number != "plur"
+    ) or not any(p.is_known for p in found)
 
 
 def _with_initials(text: str, spans: list[Span]) -> list[Span]:
