@@ -397,7 +397,9 @@ def portal_from_wizard(form: WizardForm) -> Portal:
 def _require_admin(client_endpoint: str, access_token: str) -> None:
     try:
         is_admin = rest.user_client(client_endpoint, access_token).call("user.admin")
-    except errors.AuthError as exc:
+    except (errors.AuthError, errors.PermissionDenied) as exc:
         raise InstallRejected("the portal did not accept the user's token") from exc
+    except errors.B24Error as exc:
+        raise InstallRejected("the portal did not answer", status=503) from exc
     if is_admin is not True:
         raise InstallRejected("only a portal administrator installs the app")

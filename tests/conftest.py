@@ -1,4 +1,11 @@
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +47,93 @@ def sandbox_server(django_db_setup: None) -> Iterator[LiveServer]:
     with override_settings(SANDBOX_BASE_URL=server.url):
         yield server
     server.close()
+
+
+def _database_url(alias: str) -> str:
+    """The URL of a database pytest-django created, for another process to use."""
+    from django.db import connections
+
+    conf = connections[alias].settings_dict
+    user = conf.get("USER") or "postgres"
+    password = f":{conf['PASSWORD']}" if conf.get("PASSWORD") else ""
+    host = conf.get("HOST") or "127.0.0.1"
+    port = f":{conf['PORT']}" if conf.get("PORT") else ""
+    return f"postgres://{user}{password}@{host}{port}/{conf['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def celery_worker(
+    django_db_setup: None, app_server: LiveServer, sandbox_server: LiveServer
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process on the test databases and the test broker.
+
+    It sees the live servers' URLs (APP_BASE_URL, SANDBOX_BASE_URL) so the
+    work it does matches what the servers in this process expect. Tests using
+    it need ``transactional_db``: the worker only sees committed rows.
+    """
+    from django.conf import settings
+    from django.db import connections
+
+    from b24app.celery import app as celery_app
+
+    env = {
+        **os.environ,
+        "PDN_ENV": "test",
+        "DATABASE_URL": _database_url("default"),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "APP_BASE_URL": app_server.url,
+        "SANDBOX_BASE_URL": sandbox_server.url,
+        "LOG_LEVEL": "WARNING",
+    }
+    if "sandbox" in connections:
+        env["SANDBOX_DATABASE_URL"] = _database_url("sandbox")
+    # Tasks left in the queue by earlier tests belong to rows that are gone.
+    celery_app.control.purge()
+
+    name = f"pytest-{uuid.uuid4().hex[:8]}@%h"
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "b24app",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "2",
+            "--hostname",
+            name,
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=root,
+        env=env,
+    )
+    try:
+        _wait_for_worker(celery_app, name.replace("%h", socket.gethostname()), process)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_for_worker(
+    celery_app: Any, hostname: str, process: subprocess.Popen[bytes]
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Celery worker exited with {process.returncode}")
+        if celery_app.control.ping(destination=[hostname], timeout=0.5):
+            return
+    raise RuntimeError("the Celery worker did not answer within 60 s")

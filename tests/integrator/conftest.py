@@ -6,6 +6,8 @@ import pytest
 from celery.signals import after_task_publish
 
 from integrator.models import Portal
+from sandbox.driver import PortalInfo, SandboxDriver
+from tests.live import LiveServer
 
 
 @dataclass(frozen=True)
@@ -42,3 +44,66 @@ def example_portal(db: None) -> Portal:
     portal.set_tokens(access="admin-access", refresh="admin-refresh")
     portal.save()
     return portal
+
+
+@dataclass(frozen=True)
+class Salon:
+    """A sandbox portal with the app installed through the wizard."""
+
+    driver: SandboxDriver
+    portal: PortalInfo
+    app_url: str
+    wizard: dict[str, Any]
+
+    @property
+    def ref(self) -> str:
+        return self.portal.ref
+
+    def stored(self) -> Portal:
+        return Portal.objects.get(member_id=self.portal.member_id)
+
+
+ADMIN, MANAGER, OWN_MANAGER, OUTSIDER = 1, 2, 3, 4
+
+
+@pytest.fixture
+def sandbox(
+    app_server: LiveServer, sandbox_server: LiveServer
+) -> Iterator[SandboxDriver]:
+    """A clean sandbox whose app registration points at the live app.
+
+    Tests using it are marked ``django_db(transaction=True, databases=...)``
+    with both databases: the servers run in threads of this process.
+    """
+    driver = SandboxDriver(sandbox_server.url)
+    driver.reset()
+    driver.configure_app(
+        base_url=app_server.url,
+        install_path="/b24/install/",
+        install_event_path="/b24/events/",
+        app_path="/b24/app/",
+    )
+    yield driver
+    driver.wait_idle(timeout=5)
+
+
+@pytest.fixture
+def salon_portal(sandbox: SandboxDriver) -> PortalInfo:
+    return sandbox.create_portal("salon")
+
+
+@pytest.fixture
+def salon(
+    sandbox: SandboxDriver, salon_portal: PortalInfo, app_server: LiveServer
+) -> Salon:
+    """Installed by the admin, wizard finished, ONAPPINSTALL delivered."""
+    result = sandbox.install(salon_portal.ref, user_id=ADMIN)
+    assert result["wizard"]["status"] == 200, result["wizard"].get("body", "")[:500]
+    sandbox.finish_install(salon_portal.ref)
+    sandbox.wait_for_deliveries(salon_portal.ref)
+    return Salon(
+        driver=sandbox,
+        portal=sandbox.portal(salon_portal.ref),
+        app_url=app_server.url,
+        wizard=result,
+    )
