@@ -1,5 +1,7 @@
 """Installing through the wizard and ONAPPINSTALL, set-up that duplicates nothing."""
 
+from typing import Any
+
 import pytest
 import requests
 
@@ -24,7 +26,7 @@ def bound_events(portal: Portal) -> list[tuple[str, str]]:
     return sorted((row["event"].upper(), row["handler"]) for row in rows)
 
 
-def lead_tabs(portal: Portal) -> list[dict]:
+def lead_tabs(portal: Portal) -> list[dict[str, Any]]:
     rows = portal_client(portal).call("placement.get")
     return [row for row in rows if row["placement"] == "CRM_LEAD_DETAIL_TAB"]
 
@@ -34,7 +36,7 @@ def pdn_fields(driver, ref) -> list[str]:
     return sorted(name for name in names if name.startswith("UF_CRM_PDN_"))
 
 
-def post_wizard(frame: dict, **changes: str) -> requests.Response:
+def post_wizard(frame: dict[str, Any], **changes: str) -> requests.Response:
     form = {**frame["form"], **changes}
     return requests.post(frame["url"], data=form, timeout=30)
 
@@ -132,7 +134,7 @@ def test_a_manager_posting_the_wizard_is_refused(salon):
     assert salon.stored().application_token == stored
 
 
-def wizard_only(sandbox, portal) -> dict:
+def wizard_only(sandbox, portal):
     """The wizard form of an install whose ONAPPINSTALL is never sent."""
     sandbox.configure_app(install_event_path="")
     return sandbox.install(portal.ref, user_id=ADMIN, post_wizard=False)
