@@ -38,20 +38,18 @@ def open_tab(salon, lead_id: int, user_id: int, **changes: str) -> requests.Resp
     return requests.post(frame.action, params=query, data=form, timeout=30)
 
 
-def tab_data(page: str) -> dict[str, Any]:
-    import json
-    import re
+TAB_DATA = re.compile(r'<script id="pdn-tab" type="application/json">(.*?)</script>')
 
-    match = re.search(
-        r'<script id="pdn-tab" type="application/json">(.*?)</script>', page
-    )
+
+def tab_data(page: str) -> dict[str, Any]:
+    match = TAB_DATA.search(page)
     assert match, "the page carries no tab data"
     data: dict[str, Any] = json.loads(match.group(1))
     return data
 
 
 @pytest.fixture
-def lead_id(salon) -> int:
+def lead_id(salon):
     return salon.driver.create_lead(
         salon.ref,
         {
