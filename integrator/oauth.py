@@ -1,5 +1,10 @@
 """OAuth 2.0 with Bitrix24's auth server: refresh rotation and the code grant.
 
+The code grant connects the integrator user: :func:`authorization_url` sends
+the admin to the portal's consent page, :func:`exchange_callback` checks the
+returned ``state`` and trades the code for that user's tokens (requests-oauthlib
+drives both), which then serve every background job of the portal.
+
 Every refresh rotates the pair and kills the old refresh token, so two
 workers refreshing one portal at once would lock it out. The rule here:
 
@@ -18,19 +23,23 @@ exception message.
 """
 
 import contextlib
+import hmac
 import json
 import logging
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from oauthlib.oauth2 import OAuth2Error  # type: ignore[import-untyped]
+from requests_oauthlib import OAuth2Session
 
 from integrator import errors
 from integrator.models import Portal
@@ -61,7 +70,15 @@ class SecretUrlFilter(logging.Filter):
         return self._webhook.sub(r"\1***/", self._query.sub("?***", value))
 
 
+class QuietTokenFilter(logging.Filter):
+    """Drop requests-oauthlib's DEBUG lines: they print secrets and tokens."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
 logging.getLogger("urllib3.connectionpool").addFilter(SecretUrlFilter())
+logging.getLogger("requests_oauthlib.oauth2_session").addFilter(QuietTokenFilter())
 
 TOKEN_TIMEOUT = (5.0, 30.0)
 LOCK_TTL = 60.0
@@ -292,3 +309,103 @@ def store_grant(portal: Portal, grant: TokenGrant) -> None:
         portal.token_user_id = grant.user_id
         fields.append("token_user_id")
     portal.save(update_fields=fields)
+
+
+# -- the authorization-code grant (the integrator user) ------------------------
+
+
+class StateMismatch(errors.PermanentError):
+    """The callback's ``state`` is not the one this app sent: a forged callback."""
+
+
+def portal_base(portal: Portal) -> str:
+    """The portal's web address with its path prefix, without ``/rest/``."""
+    endpoint = portal.client_endpoint.rstrip("/")
+    return endpoint.removesuffix("/rest")
+
+
+def _session(redirect_uri: str, state: str | None) -> OAuth2Session:
+    if not settings.PRODUCTION:
+        # The sandbox portal speaks plain http on loopback; production never does.
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    session = OAuth2Session(
+        client_id=settings.B24_CLIENT_ID, redirect_uri=redirect_uri, state=state
+    )
+    session.register_compliance_hook("access_token_response", _bitrix_answer)
+    return session
+
+
+def _bitrix_answer(response: requests.Response) -> requests.Response:
+    """Turn the auth server's errors into ours before oauthlib parses the body."""
+    body = _json_or_none(response)
+    method = "oauth.token"
+    if body is None:
+        kind = (
+            errors.Transient if response.status_code >= 500 else errors.PermanentError
+        )
+        raise kind("unexpected_answer", status=response.status_code, method=method)
+    if "error" in body:
+        raise errors.from_body(body, status=response.status_code, method=method)
+    return response
+
+
+def authorization_url(portal: Portal, redirect_uri: str, state: str) -> str:
+    """The portal's consent page, to which the admin's browser is sent."""
+    url, _ = _session(redirect_uri, state).authorization_url(
+        f"{portal_base(portal)}/oauth/authorize/"
+    )
+    return str(url)
+
+
+def exchange_callback(
+    portal: Portal, callback_url: str, *, state: str, redirect_uri: str
+) -> Portal:
+    """Check ``state`` in the callback URL, then store the user's tokens."""
+    query = dict(parse_qsl(urlsplit(callback_url).query))
+    received = query.get("state", "")
+    if not state or not hmac.compare_digest(received.encode(), state.encode()):
+        raise StateMismatch("state_mismatch", "the callback's state is not ours")
+    if query.get("member_id") and query["member_id"] != portal.member_id:
+        raise errors.PermanentError("wrong_member_id", "callback from another portal")
+    return exchange_code(portal, query.get("code", ""), redirect_uri=redirect_uri)
+
+
+def exchange_code(portal: Portal, code: str, *, redirect_uri: str = "") -> Portal:
+    """Trade an authorization code for tokens and make them the portal's own.
+
+    The new chain replaces the stored one (the integrator user takes over
+    background work); a portal waiting for reauthorisation becomes active.
+    """
+    if not code:
+        raise errors.PermanentError("invalid_request", "no authorization code")
+    session = _session(redirect_uri, None)
+    try:
+        token = session.fetch_token(
+            token_url(portal.server_endpoint),
+            code=code,
+            method="GET",
+            client_secret=settings.B24_CLIENT_SECRET,
+            include_client_id=True,
+            timeout=TOKEN_TIMEOUT,
+        )
+    except errors.B24Error:
+        raise
+    except requests.RequestException as exc:
+        failure: str = type(exc).__name__
+    except OAuth2Error as exc:
+        failure = exc.error
+    else:
+        failure = ""
+    if failure:
+        raise errors.Transient("token_exchange_failed", failure, method="oauth.token")
+    grant = TokenGrant.from_response(dict(token))
+
+    with portal_lock(portal.member_id), transaction.atomic():
+        fresh = Portal.objects.select_for_update().get(pk=portal.pk)
+        store_grant(fresh, grant)
+        if fresh.status == Portal.Status.REAUTH_REQUIRED:
+            fresh.status = Portal.Status.ACTIVE
+            fresh.status_reason = ""
+            fresh.save(update_fields=["status", "status_reason"])
+    logger.info("b24 portal %s connected user %s", portal.member_id, grant.user_id)
+    return fresh
