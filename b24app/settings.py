@@ -153,6 +153,9 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+if not PRODUCTION:
+    # WhiteNoise expects the folder even when it serves from the source tree.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Outside production static files are served straight from the source tree.
 WHITENOISE_USE_FINDERS = not PRODUCTION
 
