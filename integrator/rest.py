@@ -104,6 +104,8 @@ class Auth(Protocol):
 
     def refreshed(self, stale: str | None) -> str | None: ...
 
+    def newer(self) -> str | None: ...
+
     def moved(self, endpoint: str) -> None: ...
 
 
@@ -128,6 +130,14 @@ class PortalAuth:
         self._load(portal)
         return self._token
 
+    def newer(self) -> str | None:
+        """The stored token, if another worker stored a newer one since we read."""
+        portal = Portal.objects.get(pk=self.portal_id)
+        if portal.token_version == self.version:
+            return None
+        self._load(portal)
+        return self._token
+
     def moved(self, endpoint: str) -> None:
         self.endpoint = endpoint
         Portal.objects.filter(pk=self.portal_id).update(client_endpoint=endpoint)
@@ -146,6 +156,9 @@ class TokenAuth:
         return self._token
 
     def refreshed(self, stale: str | None) -> str | None:
+        return None
+
+    def newer(self) -> str | None:
         return None
 
     def moved(self, endpoint: str) -> None:
@@ -221,6 +234,15 @@ class Client:
             if isinstance(error, errors.TokenExpired) and not refreshed:
                 refreshed = True
                 fresh = self.auth.refreshed(token)
+                if fresh is None:
+                    raise error
+                token = fresh
+                continue
+            if type(error) is errors.AuthError and not refreshed:
+                # A token rotated away by another worker may read as unknown
+                # rather than expired: retry once with the stored one.
+                refreshed = True
+                fresh = self.auth.newer()
                 if fresh is None:
                     raise error
                 token = fresh

@@ -364,3 +364,22 @@ def test_refreshing_needs_no_http_library_exception_handling_by_callers(
         )
     assert issubclass(errors.Transient, errors.B24Error)
     assert not issubclass(errors.B24Error, requests.RequestException)
+
+
+def test_a_token_rejected_as_unknown_is_retried_once_with_a_newer_stored_one(
+    sandbox_server,
+):
+    world = installed_portal(sandbox_server.url)
+    lead_id = world.add_leads(1)[0]
+    stale = portal_client(world.portal, pacing=FAST_RETRIES)
+    # Another worker replaced the stored pair (say, the integrator user was
+    # connected) and the old access token no longer exists anywhere.
+    grant = world.sandbox.issue_tokens(world.ref, user_id=1)
+    portal = Portal.objects.get(pk=world.portal.pk)
+    portal.set_tokens(access=grant["access_token"], refresh=grant["refresh_token"])
+    portal.save()
+    stale.auth._token = "no-such-token"  # type: ignore[attr-defined]
+    world.sandbox.reset_counters(world.ref)
+
+    assert stale.call("crm.lead.get", {"id": lead_id})["ID"] == str(lead_id)
+    assert world.counters().get("refresh_calls", 0) == 0
