@@ -199,10 +199,12 @@ def journal_record(
 
     # Plain SQL, two round trips on PostgreSQL: the head stays locked until
     # the caller commits, so every statement here is time other writers of
-    # this portal wait.
+    # this portal wait. No savepoint either: if the entry fails, the
+    # caller's whole transaction must fail with it.
     connection = connections[router.db_for_write(JournalEntry)]
     postgresql = connection.vendor == "postgresql"
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+    atomic = transaction.atomic(using=connection.alias, savepoint=False)
+    with atomic, connection.cursor() as cursor:
         last_seq, prev_hash = _lock_head(
             cursor, portal, for_update=" FOR UPDATE" if postgresql else ""
         )

@@ -15,6 +15,16 @@ class AppendOnlyError(Exception):
     """A journal row was asked to change or disappear; it never may."""
 
 
+class AppendOnlyQuerySet(models.QuerySet[Any]):
+    """Bulk changes are refused like single ones (PostgreSQL refuses both too)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("journal rows are never changed")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("journal rows are never deleted")
+
+
 class JournalHead(models.Model):
     """The last sequence number and hash of one portal's journal.
 
@@ -57,6 +67,8 @@ class JournalEntry(models.Model):
     prev_hash = models.CharField(max_length=64)
     entry_hash = models.CharField(max_length=64)
 
+    objects = AppendOnlyQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("запись журнала доступа")
         verbose_name_plural = _("журнал доступа")
@@ -95,6 +107,8 @@ class JournalCheckpoint(models.Model):
     signed_at = models.DateTimeField()
     key_id = models.CharField(max_length=16)
     signature = models.CharField(max_length=128)
+
+    objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("контрольная точка журнала")

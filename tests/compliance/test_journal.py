@@ -14,7 +14,7 @@ from compliance.journal import (
     subject_phone,
     verify_chain,
 )
-from compliance.models import AppendOnlyError, JournalEntry
+from compliance.models import AppendOnlyError, JournalCheckpoint, JournalEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -195,6 +195,20 @@ def test_the_model_refuses_to_change_or_delete_an_entry(portal):
         entry.save()
     with pytest.raises(AppendOnlyError):
         entry.delete()
+
+
+def test_bulk_changes_through_the_orm_are_refused_too(portal):
+    write(portal, 2)
+    checkpoint_make(portal=portal)
+
+    with pytest.raises(AppendOnlyError):
+        JournalEntry.objects.filter(portal=portal).update(action="lead.viewed")
+    with pytest.raises(AppendOnlyError):
+        JournalEntry.objects.filter(portal=portal).delete()
+    with pytest.raises(AppendOnlyError):
+        JournalCheckpoint.objects.all().delete()
+
+    assert verify_chain(portal).ok
 
 
 @pytest.mark.parametrize(
