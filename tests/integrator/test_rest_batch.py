@@ -186,7 +186,9 @@ def test_results_of_earlier_commands_can_feed_later_ones(sandbox_server):
 def test_a_reference_across_two_requests_is_refused_before_sending(sandbox_server):
     world = installed_portal(sandbox_server.url)
     client = portal_client(world.portal, pacing=FAST_RETRIES)
-    commands = {f"c{i}": ("crm.lead.get", {"id": i + 1}) for i in range(50)}
+    commands: dict[str, tuple[str, dict[str, object]]] = {
+        f"c{i}": ("crm.lead.get", {"id": i + 1}) for i in range(50)
+    }
     commands["late"] = ("crm.lead.get", {"id": "$result[c0][ID]"})
 
     with pytest.raises(ValueError, match="outside its batch"):
