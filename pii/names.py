@@ -173,6 +173,19 @@ def _ner_spans(text: str) -> list[tuple[int, int]]:
     return [(s.start, s.stop) for s in doc.spans if s.type == "PER"]
 
 
+def _before(text: str, start: int) -> str:
+    """The few characters before ``start``: cue words sit right there."""
+    return text[max(0, start - 24) : start]
+
+
+def _sentence_initial(text: str, start: int) -> bool:
+    """Whether a word at ``start`` opens the text, a sentence or a line."""
+    i = start
+    while i > 0 and text[i - 1] in " \t\u00a0":
+        i -= 1
+    return i == 0 or text[i - 1] in ".!?…\n"
+
+
 def _adjacent(text: str, left: _Word, right: _Word) -> bool:
     gap = text[left.end : right.start]
     return len(gap) <= 2 and gap.strip(" \u00a0-") == ""
@@ -187,18 +200,6 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
     ]
     if not words:
         return []
-
-    # natasha only earns its cost when some word is or may be a name.
-    ner: list[tuple[int, int]] = []
-    lower_case = _typed_in_lower_case(text, words)
-    if lower_case:
-        if any(w.mass > 0 or not w.known for w in words):
-            ner = _ner_spans(_truecase(text, words))
-    elif any(w.text[0].isupper() for w in words):
-        ner = _ner_spans(text)
-
-    def in_ner(w: _Word) -> bool:
-        return any(s <= w.start and w.end <= e for s, e in ner)
 
     def lowered(w: _Word) -> str:
         return w.text.lower().replace("ё", "е")
@@ -215,6 +216,39 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
         )
         for i, w in enumerate(words)
     ]
+    lower_case = _typed_in_lower_case(text, words)
+
+    def uncertain(i: int) -> bool:
+        """Whether the dictionary alone cannot settle this word."""
+        w = words[i]
+        if strong[i] or lowered(w) in _NEVER or len(w.text) < 2:
+            return False
+        if weak[i] and any(
+            0 <= j < len(words)
+            and strong[j]
+            and _adjacent(text, *sorted((w, words[j]), key=lambda x: x.start))
+            for j in (i - 1, i + 1)
+        ):
+            return False
+        if w.known and _plain_word(w.text):
+            return False
+        if lower_case:
+            return weak[i] or (not w.known and len(w.text) > 2)
+        if not w.text[0].isupper():
+            return False
+        if _sentence_initial(text, w.start):
+            return weak[i] or not w.known
+        return True
+
+    # natasha costs a hundred times the rest; it runs only when some word
+    # may be a name that the dictionary cannot settle.
+    ner: list[tuple[int, int]] = []
+    if any(uncertain(i) for i in range(len(words))):
+        ner = _ner_spans(_truecase(text, words) if lower_case else text)
+
+    def in_ner(w: _Word) -> bool:
+        return any(s <= w.start and w.end <= e for s, e in ner)
+
     accepted = list(strong)
     for i, w in enumerate(words):
         if accepted[i]:
@@ -227,11 +261,11 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             and lowered(w) not in _NEVER
             # "Ле" in "Марин Ле Пен" is a particle, but part of the name.
             and (not _plain_word(w.text) or (w.text[0].isupper() and not alone))
-            and not (lowered(w) in _AMBIGUOUS and _CUE.search(text[: w.start]))
+            and not (lowered(w) in _AMBIGUOUS and _CUE.search(_before(text, w.start)))
         ):
             # natasha reads any capitalised first word as a possible name;
             # for "Вера в успех" that is wrong, so such words need more.
-            initial = re.search(r"(?:^|[.!?…]\s*|\n\s*)$", text[: w.start])
+            initial = _sentence_initial(text, w.start)
             if lowered(w) in _AMBIGUOUS:
                 # A lone "Вера" is as likely faith as a woman; ask for support.
                 accepted[i] = not (initial or lower_case or alone)
@@ -241,9 +275,11 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
                 accepted[i] = parses(w.text.lower())[0].tag.case != "nomn"
             else:
                 accepted[i] = True
-        elif weak[i] and w.text[0].isupper() and _CUE.search(text[: w.start]):
+        elif weak[i] and w.text[0].isupper() and _CUE.search(_before(text, w.start)):
             accepted[i] = lowered(w) not in _AMBIGUOUS or bool(
-                re.search(r"(?:зовут|звать|имя|я|это)[\s,:—-]*$", text[: w.start])
+                re.search(
+                    r"(?:зовут|звать|имя|я|это)[\s,:—-]*$", _before(text, w.start)
+                )
             )
     # A weak word next to an accepted one joins it ("Вера Ивановна").
     changed = True
