@@ -42,6 +42,10 @@ REDIRECT_HOPS = 3
 
 # Verbs of methods that only read: safe to repeat after a timeout or a 5xx.
 READ_VERBS = {"get", "list", "fields", "info", "current", "admin", "access", "profile"}
+# Someone is looking at a page: wait seconds, not minutes, then say so.
+INTERACTIVE = PacingConfig(
+    max_wait=5.0, limit_attempts=2, backoff_cap=1.0, transient_attempts=1
+)
 ItemShape = Literal["lead", "item"]
 Params = Mapping[str, Any]
 
@@ -595,11 +599,13 @@ def user_client(
 ) -> Client:
     """A client acting as the user whose ``AUTH_ID`` this is; never refreshes.
 
-    Pass the portal's ``member_id`` so the user's calls share its bucket.
+    Pass the portal's ``member_id`` so the user's calls share its bucket. The
+    default pacing suits a page someone waits for (:data:`INTERACTIVE`).
     """
     _check_endpoint(client_endpoint)
     key = member_id or _endpoint_key(client_endpoint)
-    return Client(TokenAuth(client_endpoint, access_token, key), pacing=pacing)
+    auth = TokenAuth(client_endpoint, access_token, key)
+    return Client(auth, pacing=pacing or INTERACTIVE)
 
 
 def webhook_client(url: str, *, pacing: PacingConfig | None = None) -> Client:

@@ -1,5 +1,7 @@
 """Single REST calls against the sandbox portal: envelopes, errors, moves."""
 
+import logging
+
 import pytest
 
 from integrator import errors
@@ -91,7 +93,8 @@ def test_a_viewing_users_token_is_used_as_given_and_never_refreshed(sandbox_serv
     assert world.counters().get("refresh_calls", 0) == 0
 
 
-def test_a_webhook_client_calls_with_its_url_and_never_shows_it(sandbox_server):
+def test_a_webhook_client_calls_with_its_url_and_never_shows_it(sandbox_server, caplog):
+    caplog.set_level(logging.DEBUG)
     world = installed_portal(sandbox_server.url)
     lead_id = world.add_leads(1)[0]
     url = world.sandbox.create_webhook(world.ref, user_id=1, scope="crm")
@@ -103,6 +106,8 @@ def test_a_webhook_client_calls_with_its_url_and_never_shows_it(sandbox_server):
         hook.call("crm.lead.get", {"id": 999_999})
 
     assert code not in str(failure.value)
+    assert "crm.lead.get" in caplog.text
+    assert code not in caplog.text
 
 
 def test_a_portal_waiting_for_a_person_gets_no_background_client(db):
