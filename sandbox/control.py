@@ -198,25 +198,30 @@ def _lead(portal: Portal, lead_id: int) -> Lead:
     return lead
 
 
+def _create_lead(portal: Portal, user: User, spec: dict[str, Any]) -> int:
+    lead = crm.lead_create(
+        portal=portal,
+        fields=spec.get("fields") or {},
+        user_uid=user.uid,
+        robot=bool(spec.get("robot")),
+    )
+    if spec.get("date_create"):
+        moment = crm.parse_date(str(spec["date_create"]), portal.time_zone)
+        Lead.objects.filter(pk=lead.pk).update(date_create=moment, date_modify=moment)
+    return lead.pk
+
+
 @control
 def leads(request: HttpRequest, body: dict[str, Any], ref: str) -> Any:
+    """Create one lead (``fields``) or many (``leads``: list of specs) as a user."""
     portal = _portal(ref)
     if request.method != "POST":
         return {"count": Lead.objects.filter(portal=portal).count()}
     user = _user(portal, body.get("user_id"))
     with transaction.atomic(using=SANDBOX_DB):
-        lead = crm.lead_create(
-            portal=portal,
-            fields=body.get("fields") or {},
-            user_uid=user.uid,
-            robot=bool(body.get("robot")),
-        )
-        if body.get("date_create"):
-            moment = crm._parse_date(body["date_create"], portal.time_zone)
-            Lead.objects.filter(pk=lead.pk).update(
-                date_create=moment, date_modify=moment
-            )
-    return {"id": lead.pk}
+        if isinstance(body.get("leads"), list):
+            return {"ids": [_create_lead(portal, user, spec) for spec in body["leads"]]}
+        return {"id": _create_lead(portal, user, body)}
 
 
 @control
@@ -422,9 +427,7 @@ def portal_faults(request: HttpRequest, body: dict[str, Any], ref: str) -> Any:
 def counters(request: HttpRequest, body: dict[str, Any], ref: str) -> Any:
     portal = _portal(ref)
     if request.method == "POST" and body.get("reset"):
-        from sandbox.models import Counter
-
-        Counter.objects.filter(portal=portal).delete()
+        faults.reset_counters(portal)
     return faults.counters(portal)
 
 
@@ -473,6 +476,7 @@ def reset(request: HttpRequest, body: dict[str, Any]) -> Any:
     """Forget every portal (the app registration stays)."""
     for portal in Portal.objects.all():
         limits.forget(portal.member_id)
+        faults.reset_counters(portal)
     Portal.objects.all().delete()
     clock.reset()
     return {"origin": sandbox_origin()}

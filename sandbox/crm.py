@@ -183,7 +183,7 @@ def lead_selected(
 # --- filters ----------------------------------------------------------------
 
 
-def _parse_date(value: Any, tz: str) -> datetime:
+def parse_date(value: Any, tz: str) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value).strip().replace(" ", "T", 1))
     except ValueError as exc:
@@ -209,7 +209,7 @@ def _coerce(kind: str, value: Any, tz: str) -> Any:
         except InvalidOperation:
             return Decimal(-1)
     if kind == "date":
-        return _parse_date(value, tz)
+        return parse_date(value, tz)
     return "" if value is None else str(value)
 
 

@@ -221,6 +221,13 @@ class SandboxDriver:
             body["date_create"] = date_create
         return int(self._post(f"portals/{ref}/leads/", body)["id"])
 
+    def create_leads(
+        self, ref: str, leads: list[dict[str, Any]], *, user_id: int = 1
+    ) -> list[int]:
+        """Many leads in one request; each spec has fields, date_create, robot."""
+        body = {"leads": leads, "user_id": user_id}
+        return [int(i) for i in self._post(f"portals/{ref}/leads/", body)["ids"]]
+
     def update_lead(
         self,
         ref: str,

@@ -19,10 +19,10 @@ a positive integer (on for that many more uses) or absent/false (off):
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 
-from sandbox.models import Counter, Portal
+from sandbox import limits
+from sandbox.models import Portal
 from sandbox.router import SANDBOX_DB
 
 COUNTED = {
@@ -79,16 +79,13 @@ def update(portal: Portal, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def bump(portal: Portal, name: str, by: int = 1) -> None:
-    """Add to a counter; the unique row makes two first increments safe."""
-    rows = Counter.objects.filter(portal=portal, name=name)
-    if rows.update(value=F("value") + by):
-        return
-    try:
-        with transaction.atomic(using=SANDBOX_DB):
-            Counter.objects.create(portal=portal, name=name, value=by)
-    except IntegrityError:
-        rows.update(value=F("value") + by)
+    """Add to a counter; counters live in memory, like the limits they count."""
+    limits.count(portal.member_id, name, by)
 
 
 def counters(portal: Portal) -> dict[str, int]:
-    return {c.name: c.value for c in Counter.objects.filter(portal=portal)}
+    return limits.counts(portal.member_id)
+
+
+def reset_counters(portal: Portal) -> None:
+    limits.count_reset(portal.member_id)

@@ -25,6 +25,7 @@ class _Operating:
 _lock = threading.Lock()
 _buckets: dict[tuple[str, str], _Bucket] = {}
 _operating: dict[tuple[str, str, str], _Operating] = {}
+_counts: dict[str, dict[str, int]] = {}
 
 
 def bucket_admit(
@@ -76,6 +77,22 @@ def operating_add(
         op = _operating.setdefault((member_id, caller, method), _Operating())
         minute = int(now // BASKET_SECONDS)
         op.baskets[minute] = op.baskets.get(minute, 0.0) + seconds
+
+
+def count(member_id: str, name: str, by: int = 1) -> None:
+    with _lock:
+        counts = _counts.setdefault(member_id, {})
+        counts[name] = counts.get(name, 0) + by
+
+
+def counts(member_id: str) -> dict[str, int]:
+    with _lock:
+        return dict(_counts.get(member_id, {}))
+
+
+def count_reset(member_id: str) -> None:
+    with _lock:
+        _counts.pop(member_id, None)
 
 
 def forget(member_id: str) -> None:

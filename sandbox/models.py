@@ -304,22 +304,6 @@ class PlacementBinding(models.Model):
         return f"{self.placement} -> binding {self.pk}"
 
 
-class Counter(models.Model):
-    """Named counters per portal: requests, refresh calls, 503s, 429s."""
-
-    portal = models.ForeignKey(Portal, on_delete=models.CASCADE)
-    name = models.CharField(max_length=64)
-    value = models.IntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["portal", "name"], name="sb_counter_once")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name}={self.value}"
-
-
 class EventDelivery(models.Model):
     """One attempt (or deliberate non-attempt) to deliver an event."""
 

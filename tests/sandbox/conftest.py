@@ -13,6 +13,15 @@ from sandbox import phpquery
 from sandbox.driver import PortalInfo, SandboxDriver
 from tests.live import LiveServer
 
+APP_DEFAULTS = {
+    "install_path": "/b24/install/",
+    "install_event_path": "/b24/events/",
+    "app_path": "/b24/app/",
+    "redirect_path": "/b24/oauth/callback/",
+    "scope": "crm,placement,imbot,imopenlines,im,userconsent,user_brief",
+    "version": "1",
+}
+
 
 @dataclass
 class Received:
@@ -94,7 +103,7 @@ def sandbox(
     with django_db_blocker.unblock(), settings:
         driver = SandboxDriver(sandbox_server.url)
         driver.reset()
-        driver.configure_app(base_url=app.url)
+        driver.configure_app(**APP_DEFAULTS, base_url=app.url)
         yield driver
         driver.wait_idle(timeout=5)
         driver.reset()
