@@ -174,14 +174,23 @@ def portal_store(
 ) -> Portal:
     """Create or update the portal from confirmed facts."""
     with transaction.atomic():
-        portal = (
-            Portal.objects.select_for_update()
-            .filter(member_id=confirmed.member_id)
-            .first()
+        # The wizard and ONAPPINSTALL often arrive together. Insert-or-nothing
+        # first, so that both then queue on the same row lock instead of both
+        # inserting; a row born here counts as uninstalled until set below.
+        Portal.objects.bulk_create(
+            [
+                Portal(
+                    member_id=confirmed.member_id,
+                    client_endpoint=confirmed.client_endpoint,
+                    server_endpoint=confirmed.server_endpoint,
+                    domain=domain_of(confirmed.client_endpoint),
+                    status=Portal.Status.UNINSTALLED,
+                )
+            ],
+            ignore_conflicts=True,
         )
-        if portal is None:
-            portal = Portal(member_id=confirmed.member_id)
-        reinstall = portal.pk is None or portal.status == Portal.Status.UNINSTALLED
+        portal = Portal.objects.select_for_update().get(member_id=confirmed.member_id)
+        reinstall = portal.status == Portal.Status.UNINSTALLED
 
         portal.client_endpoint = confirmed.client_endpoint
         portal.server_endpoint = confirmed.server_endpoint
