@@ -52,7 +52,8 @@ def test_references_to_earlier_results(installed):
     out = batch(
         installed,
         {
-            "new": "crm.lead.add?fields[TITLE]=%D0%90&fields[PHONE][0][VALUE]=%2B79001234567",
+            "new": "crm.lead.add?fields[TITLE]=%D0%90"
+            "&fields[PHONE][0][VALUE]=%2B79001234567",
             "got": "crm.lead.get?id=$result[new]",
             "list": "crm.lead.list?filter[ID]=$result[new]&select[]=ID&select[]=TITLE",
             "again": "crm.lead.get?id=$result[list][0][ID]",
