@@ -12,6 +12,7 @@ the personal data it protects).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import hashlib
 import json
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
@@ -168,6 +170,22 @@ APPEND_SQL = (
 )
 
 
+@contextlib.contextmanager
+def _append_cursor(connection: Any) -> Iterator[Any]:
+    """A cursor for appends; on PostgreSQL one that binds on the server.
+
+    Server-side binding lets psycopg prepare the two statements once per
+    connection instead of composing and parsing them on every append.
+    """
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as raw:
+        yield raw
+
+
 def _lock_head(cursor: Any, portal: Portal, *, for_update: str) -> tuple[int, str]:
     # The head row is the per-portal lock: two writers appending at once
     # would otherwise both take seq N+1 and both link to entry N.
@@ -204,7 +222,7 @@ def journal_record(
     connection = connections[router.db_for_write(JournalEntry)]
     postgresql = connection.vendor == "postgresql"
     atomic = transaction.atomic(using=connection.alias, savepoint=False)
-    with atomic, connection.cursor() as cursor:
+    with atomic, _append_cursor(connection) as cursor:
         last_seq, prev_hash = _lock_head(
             cursor, portal, for_update=" FOR UPDATE" if postgresql else ""
         )
