@@ -85,7 +85,9 @@ def frame_for(
         "member_id": portal.member_id,
         "status": portal.status_letter,
         "PLACEMENT": placement,
-        "PLACEMENT_OPTIONS": json.dumps(options or [], ensure_ascii=False),
+        "PLACEMENT_OPTIONS": json.dumps(
+            options or [], ensure_ascii=False, separators=(",", ":")
+        ),
     }
     return Frame(action=handler, query=query, form=form)
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 import pytest
 
 pytestmark = pytest.mark.django_db(databases=["default", "sandbox"])
@@ -15,7 +17,7 @@ def many(sandbox, installed):
     specs = []
     for n in range(120):
         source = "WHATSAPP" if n % 2 else "TELEGRAM"
-        fields = {"TITLE": f"Лид {n}", "SOURCE_ID": source, "STATUS_ID": "NEW"}
+        fields: dict[str, Any] = {"TITLE": f"Лид {n}", "SOURCE_ID": source}
         if n % 10 == 0:
             fields["PHONE"] = [{"VALUE": "+79001234567"}]
         created = f"2025-0{1 + n % 9}-15T10:00:00+03:00"
@@ -45,7 +47,8 @@ def test_start_minus_one_skips_the_count(installed, many):
 
 
 def test_the_id_cursor_recipe_reads_every_lead_once(installed, many):
-    seen, last = [], 0
+    seen: list[int] = []
+    last = 0
     while True:
         rows = body(
             installed.call(
@@ -62,7 +65,8 @@ def test_the_id_cursor_recipe_reads_every_lead_once(installed, many):
 
 def test_filters_by_prefix(installed, many):
     def ids(filters):
-        rows, start = [], 0
+        rows: list[int] = []
+        start = 0
         while start is not None:
             page = body(
                 installed.call("crm.lead.list", {"filter": filters, "start": start})
@@ -139,7 +143,8 @@ def test_crm_item_get_and_delete(installed, many):
 
 def test_deleting_while_paging_by_offset_skips_leads(installed, many):
     """Offsets move under deletes, as on a real portal; the ID cursor does not."""
-    start, deleted = 0, []
+    start = 0
+    deleted: list[int] = []
     while True:
         page = body(
             installed.call("crm.lead.list", {"order": {"ID": "ASC"}, "start": start})
