@@ -17,10 +17,14 @@ import hashlib
 import hmac
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import phonenumbers
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
 
 from b24app import crypto
+from compliance.journal import Actor, JournalError, journal_record, subject_lead
 from integrator.models import Portal
 
 PSEUDONYM_RE = re.compile(r"^ph(\d+):([0-9a-f]{64})$")
@@ -96,6 +100,67 @@ def reseal_phone(portal: Portal, sealed: str) -> str:
     if not needs_reseal(sealed):
         return sealed
     return encrypt_phone(portal, decrypt_phone(portal, sealed))
+
+
+@dataclass(frozen=True)
+class ProtectedPhone:
+    """What the lead fields hold for one number instead of the number itself."""
+
+    pseudonym: str  # for look-ups, analytics and the AI: ph1:<hex>
+    sealed: str  # for UF_CRM_PDN_ORIGINAL_PHONE: v1:<token>
+    masked: str  # for the standard PHONE field in masked mode: +7 900 ***-**-67
+
+
+def phone_protect(*, portal: Portal, raw: str) -> ProtectedPhone:
+    """Normalise, pseudonymise, seal and mask one number from a lead."""
+    e164 = normalise(raw)
+    return ProtectedPhone(
+        pseudonym=pseudonym(portal, e164),
+        sealed=encrypt_phone(portal, e164),
+        masked=mask(e164),
+    )
+
+
+class RevealReason(models.TextChoices):
+    """Why a manager opens the original number; journaled as a code."""
+
+    CALLBACK = "callback", _("Перезвонить клиенту")
+    APPOINTMENT = "appointment", _("Подтвердить запись")
+    SUBJECT_REQUEST = "subject_request", _("Запрос субъекта персональных данных")
+    CORRECTION = "correction", _("Исправить номер")
+
+
+def phone_reveal(
+    *,
+    portal: Portal,
+    lead_id: int,
+    sealed: str,
+    actor: Actor,
+    reason: str,
+    channel: str = "lead_tab",
+) -> str:
+    """Open a lead's original number, journaled as ``lead.phone.revealed``.
+
+    The number is returned only once its entry is written, inside the
+    caller's transaction if there is one ("no entry, no reveal"). The caller
+    has already checked that the actor may reveal.
+    """
+    if reason not in RevealReason.values:
+        raise JournalError("reason must be one of the reveal reason codes")
+    with transaction.atomic():
+        e164 = decrypt_phone(portal, sealed)
+        journal_record(
+            portal=portal,
+            action="lead.phone.revealed",
+            actor=actor,
+            subject=subject_lead(lead_id),
+            details={
+                "phone": pseudonym(portal, e164),
+                "reason": reason,
+                "channel": channel,
+            },
+        )
+    return e164
 
 
 # Key rotation walks every place that holds sealed values. The originals live

@@ -129,3 +129,58 @@ def test_rotate_keys_command_reseals_portal_tokens(portal):
         assert portal.refresh_token_sealed.startswith("v2:")
         assert portal.access_token == "access-1"
         assert portal.refresh_token == "refresh-1"
+
+
+@pytest.mark.django_db
+def test_protecting_a_phone_gives_pseudonym_sealed_original_and_mask(portal):
+    protected = vault.phone_protect(portal=portal, raw="8 (900) 123-45-67")
+
+    assert protected.pseudonym == vault.pseudonym(portal, "+79001234567")
+    assert protected.masked == "+7 900 ***-**-67"
+    assert vault.decrypt_phone(portal, protected.sealed) == "+79001234567"
+
+
+@pytest.mark.django_db
+def test_a_reveal_returns_the_number_and_journals_it_without_the_number(portal):
+    from compliance.journal import Actor, verify_chain
+    from compliance.models import JournalEntry
+
+    sealed = vault.encrypt_phone(portal, "+79001234567")
+
+    shown = vault.phone_reveal(
+        portal=portal,
+        lead_id=1043,
+        sealed=sealed,
+        actor=Actor.user(17, "revealer"),
+        reason="callback",
+    )
+
+    entry = JournalEntry.objects.get(portal=portal)
+    assert shown == "+79001234567"
+    assert (entry.action, entry.subject) == ("lead.phone.revealed", "lead#1043")
+    assert vault.pseudonym(portal, shown) in entry.details
+    assert "1234567" not in entry.details + entry.subject
+    assert verify_chain(portal).ok
+
+
+@pytest.mark.django_db
+def test_no_reveal_without_a_reason_code_and_no_entry_for_a_bad_seal(portal):
+    from compliance.journal import Actor, JournalError
+    from compliance.models import JournalEntry
+
+    sealed = vault.encrypt_phone(portal, "+79001234567")
+    actor = Actor.user(17, "revealer")
+
+    with pytest.raises(JournalError):
+        vault.phone_reveal(
+            portal=portal, lead_id=1, sealed=sealed, actor=actor, reason="curious"
+        )
+    with pytest.raises(crypto.CryptoError):
+        vault.phone_reveal(
+            portal=portal,
+            lead_id=1,
+            sealed=sealed[:-4] + "AAAA",
+            actor=actor,
+            reason="callback",
+        )
+    assert not JournalEntry.objects.exists()
