@@ -34,8 +34,8 @@ _AMBIGUOUS = frozenset(
         "роза", "розы", "розу", "розе", "лилия", "лилии", "слава", "славы",
         "лада", "марка", "ник", "роман", "романа", "лев", "льва", "виктория",
         "победа", "мир", "мира", "юля", "том", "тома", "майя", "март", "марта",
-        "ленина", "муза", "заря", "ангел", "владимир", "владимира",
-        "королев", "королёв", "мороз", "орел", "орёл", "сокол", "волк",
+        "ленина", "муза", "заря", "ангел", "мороз", "орел", "орёл", "сокол",
+        "волк",
     }
 )  # fmt: skip
 # Words that look like names to the dictionary but almost never are one in
@@ -310,7 +310,11 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             and len(nxt.text) > 2
             and lowered(nxt) not in _NEVER
             and lowered(nxt) not in _AMBIGUOUS
-            and _agrees_as_surname(lowered(words[i]), nxt.text.lower())
+            and (
+                _agrees_as_surname(lowered(words[i]), nxt.text.lower())
+                or _SURNAME_ENDING.search(lowered(nxt)) is not None
+            )
+            and any("Name" in p.tag.grammemes for p in parses(words[i].text.lower()))
         ):
             accepted[i + 1] = True
 
@@ -328,6 +332,12 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             spans.append(_person(text, current))
             current = []
     return _with_initials(text, spans)
+
+
+_SURNAME_ENDING = re.compile(
+    r"(?:[оеё]в|[ыи]н|ск(?:ий|ая|ого|ой|ому|им|ую)|цк(?:ий|ая)|енко|[юу]к|[ыи]х"
+    r"|ян|дзе|швили)(?:а|у|ым|ом|е|ой|ым)?$"
+)
 
 
 def _agrees_as_surname(first: str, word: str) -> bool:
@@ -354,7 +364,9 @@ def _with_initials(text: str, spans: list[Span]) -> list[Span]:
     result = []
     for span in spans:
         start, end = span.start, span.end
-        before = re.search(r"(?:[А-ЯЁ]\.\s?){1,2}\s?$", text[max(0, start - 6) : start])
+        before = re.search(
+            r"(?<![\w.])(?:[А-ЯЁа-яё]\.\s?){1,2}\s?$", text[max(0, start - 7) : start]
+        )
         if before:
             start -= len(before[0])
         after = re.match(r"\s?(?:[А-ЯЁ]\.\s?){0,1}[А-ЯЁ]\.", text[end : end + 6])
