@@ -214,3 +214,30 @@ def test_the_bundled_verify_py_runs_outside_the_repository(portal, tmp_path):
 
     assert good.returncode == 0
     assert bad.returncode == 1
+
+
+def test_no_log_line_holds_personal_data(portal, caplog):
+    from compliance.journal import JournalError
+
+    caplog.set_level("DEBUG")
+    lead_1043_story(portal)
+    export_bytes(portal)
+    with pytest.raises(JournalError) as refused:
+        journal_record(
+            portal=portal,
+            action="lead.phone.changed",
+            actor=MANAGER,
+            details={"new": "+7 900 765-43-21", "name": "Анна Смирнова"},
+        )
+
+    text = caplog.text + str(refused.value)
+    assert not any(word in text for word in FORBIDDEN)
+
+
+def test_a_portal_with_a_journal_cannot_be_deleted(portal):
+    from django.db.models import ProtectedError
+
+    lead_1043_story(portal)
+
+    with pytest.raises(ProtectedError):
+        portal.delete()
