@@ -4,14 +4,16 @@ Setup runs on every install, reinstall and update (Bitrix24 drops an app's
 handlers and placements on uninstall and update) and must duplicate nothing:
 each step reads what is there first (``event.get``, ``placement.get``,
 ``crm.lead.userfield.list``) and adds only what is missing. Two runs may
-overlap (the wizard, and a worker woken by ONAPPINSTALL); the portal then
-refuses the second bind ("Handler already binded", "Process of binding the
-handler has already started") or the second field, and both count as done,
-so no lock is needed.
+overlap (the wizard, and a worker woken by ONAPPINSTALL): a per-portal lock
+in Redis makes the second wait and then find everything in place. Without
+Redis (the zero-configuration demo) the portal's own refusals ("Handler
+already binded", "Process of binding the handler has already started", a
+field that now exists) are taken as done.
 """
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from integrator import errors
 from integrator.models import Portal
+from integrator.pacing import redis_client
 from integrator.rest import portal_client
 
 logger = logging.getLogger(__name__)
@@ -186,7 +189,7 @@ def _add_user_fields(call: Callable[..., Any]) -> None:
             continue
         try:
             call("crm.lead.userfield.add", {"fields": spec.as_params()})
-        except errors.PermanentError:
+        except errors.B24Error:
             # A concurrent run may have added it a moment ago: look again.
             if not call(
                 "crm.lead.userfield.list", {"filter": {"FIELD_NAME": spec.full_name}}
@@ -201,9 +204,36 @@ STEPS: tuple[tuple[str, Any, Callable[[Callable[..., Any]], None]], ...] = (
 )
 
 
+LOCK_TTL = 120.0
+
+
+@contextlib.contextmanager
+def setup_lock(member_id: str) -> Iterator[None]:
+    """One setup at a time per portal, across processes (no-op without Redis)."""
+    url: str = settings.REDIS_URL
+    if not url:
+        yield
+        return
+    lock = redis_client(url).lock(
+        f"b24:setup-lock:{member_id}", timeout=LOCK_TTL, blocking_timeout=LOCK_TTL
+    )
+    if not lock.acquire():
+        raise errors.Transient("setup_lock_busy", "another setup holds the portal")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            lock.release()
+
+
 def portal_setup(*, portal_id: int) -> SetupReport:
     """Bind events and the lead tab and add the lead fields, skipping what exists."""
     portal = Portal.objects.get(pk=portal_id)
+    with setup_lock(portal.member_id):
+        return _setup(portal)
+
+
+def _setup(portal: Portal) -> SetupReport:
     client = portal_client(portal)
     report = SetupReport()
 
