@@ -2,7 +2,9 @@
 
 A bundle is a zip with ``entries.jsonl`` (one entry a line: its canonical
 JSON plus ``entry_hash``), ``entries.csv`` (the same for spreadsheets),
-``checkpoints.json``, ``public_key.pem``, ``verify.py`` (a copy of
+``checkpoints.json``, ``public_key.pem`` (the key that signed the
+manifest), ``verification_keys.json`` (every signing key still trusted, by
+id, for checkpoints signed before a key rotation), ``verify.py`` (a copy of
 ``compliance.offline_verify``), ``manifest.json`` (filters, counts, range,
 SHA-256 and size of every file) and ``manifest.sig`` (Ed25519 over the
 manifest's bytes). Entries are streamed from the database twice, once per
@@ -158,6 +160,12 @@ def journal_export(
         small = {
             "checkpoints.json": chain.dumps(checkpoints).encode(),
             "public_key.pem": journal.public_key_pem().encode(),
+            "verification_keys.json": chain.dumps(
+                {
+                    kid: base64.b64encode(raw).decode()
+                    for kid, raw in journal.verification_keys().items()
+                }
+            ).encode(),
             "verify.py": Path(offline_verify.__file__).read_bytes(),
         }
         for name, data in small.items():

@@ -285,19 +285,36 @@ def journal_record(
 
 
 @functools.cache
-def _private_key(configured: str, master_keys: str) -> Ed25519PrivateKey:
-    if configured:
-        raw = base64.b64decode(configured)
-        if len(raw) != 32:
-            raise crypto.CryptoError("PDN_JOURNAL_SIGNING_KEY must be 32 bytes, base64")
-    else:
+def _signing_keys(configured: str, master_keys: str) -> tuple[Ed25519PrivateKey, ...]:
+    if not configured:
         # Development and tests only: production refuses to start without one.
         raw = crypto.derive_key("journal-signing")
-    return Ed25519PrivateKey.from_private_bytes(raw)
+        return (Ed25519PrivateKey.from_private_bytes(raw),)
+    keys = []
+    for part in configured.split(","):
+        raw = base64.b64decode(part.strip())
+        if len(raw) != 32:
+            raise crypto.CryptoError(
+                "PDN_JOURNAL_SIGNING_KEY holds 32-byte base64 keys"
+            )
+        keys.append(Ed25519PrivateKey.from_private_bytes(raw))
+    return tuple(keys)
 
 
 def signing_key() -> Ed25519PrivateKey:
-    return _private_key(settings.PDN_JOURNAL_SIGNING_KEY, settings.PDN_MASTER_KEYS)
+    """The key that signs now: the first of ``PDN_JOURNAL_SIGNING_KEY``.
+
+    Older keys may follow it, comma-separated; they sign nothing new but
+    still verify the checkpoints they signed.
+    """
+    return _signing_keys(settings.PDN_JOURNAL_SIGNING_KEY, settings.PDN_MASTER_KEYS)[0]
+
+
+def verification_keys() -> dict[str, bytes]:
+    """Every known public key (raw bytes) by key id, the current one first."""
+    keys = _signing_keys(settings.PDN_JOURNAL_SIGNING_KEY, settings.PDN_MASTER_KEYS)
+    raws = [k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) for k in keys]
+    return {key_id(raw): raw for raw in raws}
 
 
 def public_key_raw() -> bytes:
@@ -357,11 +374,13 @@ def checkpoint_signature_ok(checkpoint: JournalCheckpoint, member_id: str) -> bo
         head_hash=checkpoint.head_hash,
         signed_at=chain.format_at(checkpoint.signed_at),
     )
-    if checkpoint.key_id != key_id(public_key_raw()):
+    raw = verification_keys().get(checkpoint.key_id)
+    if raw is None:
         return False
-    public: Ed25519PublicKey = signing_key().public_key()
     try:
-        public.verify(base64.b64decode(checkpoint.signature), message)
+        Ed25519PublicKey.from_public_bytes(raw).verify(
+            base64.b64decode(checkpoint.signature), message
+        )
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -160,11 +160,23 @@ def verify_bundle(data: bytes | str, *, key_id: str = "") -> Report:
                 raise Broken("not a PDn Guard journal export")
             _check_files(bundle, manifest)
 
+            # Older keys are trusted because the signed manifest lists them.
+            trusted = {report.key_id: key}
+            listed = json.loads(bundle.read("verification_keys.json"))
+            for kid, encoded in listed.items():
+                raw = base64.b64decode(encoded)
+                if hashlib.sha256(raw).hexdigest()[:16] != kid:
+                    raise Broken("verification_keys.json names a key by a wrong id")
+                trusted.setdefault(kid, Ed25519PublicKey.from_public_bytes(raw))
+
             checkpoints = {}
             for cp in json.loads(bundle.read("checkpoints.json")):
                 cp_signature = base64.b64decode(cp["signature"])
                 message = checkpoint_message(manifest["portal"], cp)
-                if not _verify_signature(key, cp_signature, message):
+                signer = trusted.get(cp["key_id"])
+                if signer is None or not _verify_signature(
+                    signer, cp_signature, message
+                ):
                     raise Broken(f"checkpoint at {cp['seq']}: bad signature", cp["seq"])
                 checkpoints[int(cp["seq"])] = cp
             _check_entries(bundle, manifest, checkpoints, report)

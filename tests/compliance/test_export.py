@@ -158,14 +158,20 @@ def test_a_bundle_re_signed_by_another_key_is_refused_when_the_key_is_pinned(
     forger = Ed25519PrivateKey.generate()
     manifest = json.loads(files["manifest.json"])
     checkpoints = json.loads(files["checkpoints.json"])
+    forger_raw = forger.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    forger_id = hashlib.sha256(forger_raw).hexdigest()[:16]
     for cp in checkpoints:
+        cp["key_id"] = forger_id
         message = checkpoint_message(manifest["portal"], cp)
         cp["signature"] = base64.b64encode(forger.sign(message)).decode()
     files["checkpoints.json"] = chain.dumps(checkpoints).encode()
     files["public_key.pem"] = forger.public_key().public_bytes(
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo
     )
-    for name in ["checkpoints.json", "public_key.pem"]:
+    files["verification_keys.json"] = chain.dumps(
+        {forger_id: base64.b64encode(forger_raw).decode()}
+    ).encode()
+    for name in ["checkpoints.json", "public_key.pem", "verification_keys.json"]:
         manifest["files"][name] = {
             "sha256": hashlib.sha256(files[name]).hexdigest(),
             "bytes": len(files[name]),
@@ -241,3 +247,31 @@ def test_a_portal_with_a_journal_cannot_be_deleted(portal):
 
     with pytest.raises(ProtectedError):
         portal.delete()
+
+
+def test_checkpoints_signed_before_a_key_rotation_still_verify(portal):
+    import base64
+
+    from django.test import override_settings
+
+    from compliance.journal import checkpoint_make
+
+    old_key = base64.b64encode(bytes(range(32))).decode()
+    new_key = base64.b64encode(bytes(range(1, 33))).decode()
+    with override_settings(PDN_JOURNAL_SIGNING_KEY=old_key):
+        lead_1043_story(portal)
+        checkpoint_make(portal=portal)
+
+    with override_settings(PDN_JOURNAL_SIGNING_KEY=f"{new_key},{old_key}"):
+        assert verify_chain(portal).ok
+        data = export_bytes(portal)
+        report = verify_bundle(data)
+    with override_settings(PDN_JOURNAL_SIGNING_KEY=new_key):
+        forgotten = verify_chain(portal)
+
+    assert report.ok, report.reason
+    assert report.checkpoints_matched == 2
+    ids = {cp["key_id"] for cp in json.loads(members(data)["checkpoints.json"])}
+    assert len(ids) == 2
+    assert not forgotten.ok
+    assert "signature" in forgotten.reason
