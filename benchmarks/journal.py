@@ -5,6 +5,9 @@ Run: ``.venv/bin/python benchmarks/journal.py [--entries 1000000]``
 It creates (and afterwards drops) its own PostgreSQL database
 ``pdn_bench_journal`` on 127.0.0.1, so it never touches another one.
 
+- ``append_1_writer_ms`` / ``append_1_writer_cpu_ms``: one writer, wall
+  time and client CPU per append (the CPU figure does not depend on how
+  busy the machine is).
 - ``append_per_s``: four writer processes call ``journal_record`` for the
   same portal (the worst case: they all queue on that portal's head row),
   each append in its own transaction, for a few seconds.
@@ -102,6 +105,24 @@ def _writer(member_id: str, seconds: float, start_at: float, results: Any) -> No
         count += 1
     connection.close()
     results.put(count)
+
+
+def append_cost(portal: Any, count: int = 500) -> tuple[float, float]:
+    """Milliseconds of wall time and of this process's CPU per append, one writer."""
+    from compliance.journal import Actor, journal_record, subject_lead
+
+    actor = Actor.user(17, "revealer")
+    started, cpu = time.perf_counter(), time.process_time()
+    for n in range(count):
+        journal_record(
+            portal=portal,
+            action="lead.phone.revealed",
+            actor=actor,
+            subject=subject_lead(n + 1),
+            details={"reason": "callback", "channel": "lead_tab"},
+        )
+    wall = (time.perf_counter() - started) * 1000 / count
+    return wall, (time.process_time() - cpu) * 1000 / count
 
 
 def append_rate(member_ids: list[str], seconds: float) -> float:
@@ -220,6 +241,9 @@ def main() -> None:
     big = make_portal("bench-1m")
     figures: dict[str, float | int | bool] = {"load_avg_1m": os.getloadavg()[0]}
     try:
+        wall, cpu = append_cost(make_portal("bench-single"))
+        figures["append_1_writer_ms"] = round(wall, 3)
+        figures["append_1_writer_cpu_ms"] = round(cpu, 3)
         figures["append_per_s"] = round(
             append_rate([shared.member_id] * 4, args.seconds)
         )
