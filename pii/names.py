@@ -46,7 +46,7 @@ _NEVER = frozenset(
         "карта", "карты", "заказ", "полис", "паспорт", "снилс", "инн", "тел",
         "ул", "д", "кв", "г", "пр", "москва", "москвы", "россия", "россии",
         "сумма", "руб", "имя", "дата", "день", "да", "нет", "ок", "пасп",
-        "ватсап", "вотсап", "ватсапп", "ли", "же", "бы", "вайбер", "телеграм",
+        "ватсап", "вотсап", "ватсапп", "же", "бы", "вайбер", "телеграм",
         "телеграмм",
         "whatsapp", "viber", "telegram", "вопрос", "речь", "запись", "адрес",
         "почта", "мастер", "врач", "доктор", "администратор", "менеджер",
@@ -260,19 +260,26 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             in_ner(w)
             and lowered(w) not in _NEVER
             # "Ле" in "Марин Ле Пен" is a particle, but part of the name.
-            and (not _plain_word(w.text) or (w.text[0].isupper() and not alone))
+            and (
+                not _plain_word(w.text)
+                or (w.text[0].isupper() and not alone and len(w.text) <= 3)
+            )
             and not (lowered(w) in _AMBIGUOUS and _CUE.search(_before(text, w.start)))
         ):
             # natasha reads any capitalised first word as a possible name;
             # for "Вера в успех" that is wrong, so such words need more.
             initial = _sentence_initial(text, w.start)
             if lowered(w) in _AMBIGUOUS:
-                # A lone "Вера" is as likely faith as a woman; ask for support.
-                accepted[i] = not (initial or lower_case or alone)
-            elif initial and alone and w.known and w.mass == 0:
-                # A capitalised common noun opening a sentence ("Вопрос о…")
-                # is a word; an oblique form ("Шумов первым…") may be a name.
-                accepted[i] = parses(w.text.lower())[0].tag.case != "nomn"
+                # "Вера" is as likely faith as a woman: a neighbouring name
+                # or a cue decides, natasha alone does not.
+                accepted[i] = False
+            elif alone and w.known and w.mass == 0:
+                # A capitalised common noun in the nominative ("Вопрос о…",
+                # "Артикул 725374") is a word; an oblique form ("Шумов
+                # первым…") may be a name.
+                top = parses(w.text.lower())[0]
+                before_number = re.match(r"\s*№?\s*\d", text[w.end : w.end + 4])
+                accepted[i] = top.tag.case != "nomn" or not (initial or before_number)
             else:
                 accepted[i] = True
         elif weak[i] and w.text[0].isupper() and _CUE.search(_before(text, w.start)):
@@ -306,7 +313,7 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             accepted[i]
             and not accepted[i + 1]
             and _adjacent(text, words[i], nxt)
-            and not plain[i + 1]
+            and not _plain_word(nxt.text)
             and len(nxt.text) > 2
             and lowered(nxt) not in _NEVER
             and lowered(nxt) not in _AMBIGUOUS
