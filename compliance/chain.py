@@ -59,18 +59,44 @@ def canonical_entry(
     verification runs it a million times; ``canonical_payload`` is the
     reference definition and the tests hold the two equal.
     """
+    return canonical_fields(
+        portal,
+        seq,
+        at,
+        action,
+        actor_kind,
+        actor_user_id,
+        actor_role,
+        subject,
+        details_json,
+        prev_hash,
+    )
+
+
+def canonical_fields(
+    portal: str,
+    seq: int,
+    at: str,
+    action: str,
+    actor_kind: str,
+    actor_user_id: int | None,
+    actor_role: str,
+    subject: str,
+    details_json: str,
+    prev_hash: str,
+) -> bytes:
+    """``canonical_entry`` with positional arguments, for the verification loop."""
     # encode_basestring is what json.dumps uses for a str with
     # ensure_ascii=False, without the encoder set-up around it.
     quote = encode_basestring
     user = "null" if actor_user_id is None else str(int(actor_user_id))
-    text = (
+    return (
         f'{{"action":{quote(action)},"actor":{{"kind":{quote(actor_kind)},'
         f'"role":{quote(actor_role)},"user_id":{user}}},"at":{quote(at)},'
         f'"details":{details_json},"portal":{quote(portal)},'
         f'"prev_hash":{quote(prev_hash)},"seq":{int(seq)},'
         f'"subject":{quote(subject)},"v":{FORMAT_VERSION}}}'
-    )
-    return text.encode()
+    ).encode()
 
 
 def canonical_payload(payload: dict[str, Any]) -> bytes:

@@ -482,19 +482,33 @@ def verify_chain(portal: Portal, *, chunk_size: int = 10000) -> VerifyResult:
             return VerifyResult(False, 0, seq, f"checkpoint at {seq}: bad signature")
 
     member_id = portal.member_id
+    canonical, sha256 = chain.canonical_fields, hashlib.sha256
     expected, prev, count = 1, chain.GENESIS_HASH, 0
     for row in entry_rows(portal, chunk_size=chunk_size):
-        seq = row[0]
+        seq, at, action, kind, user_id, role, subject, details, prev_hash, stored = row
         if seq != expected:
             return VerifyResult(
                 False, count, expected, f"entry {expected} is missing", len(checkpoints)
             )
-        if row[8] != prev:
+        if prev_hash != prev:
             return VerifyResult(
                 False, count, seq, f"entry {seq} does not link to {seq - 1}"
             )
-        digest = chain.entry_hash(row_canonical(member_id, row))
-        if digest != row[9]:
+        digest = sha256(
+            canonical(
+                member_id,
+                seq,
+                at_text(at),
+                action,
+                kind,
+                user_id,
+                role,
+                subject,
+                details,
+                prev_hash,
+            )
+        ).hexdigest()
+        if digest != stored:
             return VerifyResult(
                 False, count, seq, f"entry {seq} differs from what was written"
             )
