@@ -1,6 +1,6 @@
 import pytest
 
-from compliance.consent_replies import Reply, classify_reply, is_withdrawal
+from compliance.consent.replies import Reply, classify_reply, is_withdrawal
 
 
 @pytest.mark.parametrize(
