@@ -92,6 +92,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "integrator",
     "compliance",
+    "compliance.consent",
+    "compliance.retention",
     "aigateway",
 ]
 if SANDBOX_ENABLED:
@@ -136,9 +138,15 @@ DATABASES = {"default": env.db("DATABASE_URL", default=_default_db)}
 if SANDBOX_ENABLED:
     DATABASES["sandbox"] = env.db("SANDBOX_DATABASE_URL", default=_default_sandbox_db)
     DATABASE_ROUTERS = ["sandbox.router.SandboxRouter"]
+# Keep connections between requests (a new PostgreSQL connection costs more
+# than an event takes to handle); 0 in tests, whose live servers run in threads.
+DB_CONN_MAX_AGE = env.int("DB_CONN_MAX_AGE", default=0 if TESTING else 60)
 for _db in DATABASES.values():
     if _db["ENGINE"].endswith("sqlite3"):
         _db.setdefault("OPTIONS", {})["timeout"] = 30
+    else:
+        _db["CONN_MAX_AGE"] = DB_CONN_MAX_AGE
+        _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("TEST", {})["NAME"] = None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
