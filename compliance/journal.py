@@ -53,10 +53,12 @@ SUBJECT_RE = re.compile(
 # used in identifiers. Cyrillic, spaces and capitals never pass, which keeps
 # names and free text (where names hide) out of the journal.
 CODE_RE = re.compile(r"^[a-z0-9_.:#/@+\-=,]{0,200}$")
-# Long digit strings allowed because they are not personal data.
+# Long digit strings allowed because they are not personal data: pseudonyms,
+# hashes, and real calendar dates (so ``9001-23-45`` is not one).
 HARMLESS_DIGITS_RE = re.compile(
     r"ph\d+:[0-9a-f]{64}|\b[0-9a-f]{64}\b"
-    r"|\d{4}-\d{2}-\d{2}(?:t\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:z|[+-]\d{2}:\d{2})?)?"
+    r"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
+    r"(?:t\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:z|[+-]\d{2}:\d{2})?)?"
 )
 # Six or more digits, possibly split by phone punctuation: a phone number or
 # a tail of one (``234567``), a passport, a card.
