@@ -1,5 +1,7 @@
 import pytest
 from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from b24app import crypto
 from compliance import vault
@@ -184,3 +186,35 @@ def test_no_reveal_without_a_reason_code_and_no_entry_for_a_bad_seal(portal):
             reason="callback",
         )
     assert not JournalEntry.objects.exists()
+
+
+def _writings(national: str) -> list[str]:
+    """Ways people write one Russian number, built from its ten national digits."""
+    a, b, c, d = national[:3], national[3:6], national[6:8], national[8:]
+    return [
+        f"+7{national}",
+        f"8{national}",
+        f"7{national}",
+        national,
+        f"8 ({a}) {b}-{c}-{d}",
+        f"+7 {a} {b} {c} {d}",
+        f"+7({a}){b}{c}{d}",
+        f"8-{a}-{b}-{c}{d}",
+        f"7-{a}-{b}-{c}-{d}",
+    ]
+
+
+@given(
+    prefix=st.sampled_from(["900", "912", "916", "926", "495", "812", "343", "800"]),
+    rest=st.from_regex(r"\A[0-9]{7}\Z"),
+)
+@settings(max_examples=60, deadline=None)
+def test_any_writing_of_a_valid_number_normalises_to_one_e164(prefix, rest):
+    national = prefix + rest
+    try:
+        expected = vault.normalise(f"+7{national}")
+    except vault.PhoneNumberError:
+        return
+
+    assert {vault.normalise(raw) for raw in _writings(national)} == {expected}
+    assert expected == f"+7{national}"
