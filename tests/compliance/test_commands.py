@@ -84,3 +84,15 @@ def test_an_api_token_is_printed_once_and_stored_hashed(portal):
 def test_no_api_token_for_a_user_without_a_journal_role(portal):
     with pytest.raises(CommandError, match="neither"):
         run("journal_api_token", "m-001", "17")
+
+
+def test_journal_export_writes_a_bundle_that_verifies(portal, tmp_path):
+    from compliance.offline_verify import verify_bundle
+
+    write(portal, 3)
+    path = tmp_path / "bundle.zip"
+
+    output = run("journal_export", "m-001", str(path), "--user", "3")
+
+    assert "3 entries" in output
+    assert verify_bundle(str(path)).ok
