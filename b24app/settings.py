@@ -202,6 +202,10 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
+# AI gateway: a dialog's placeholder mapping is deleted this long after its
+# last request.
+AIGATEWAY_DIALOG_TTL_HOURS = env.float("AIGATEWAY_DIALOG_TTL_HOURS", default=24.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -153,6 +153,8 @@ def main() -> None:
         "CELERY_BROKER_URL": args.redis,
         "LOG_LEVEL": "WARNING",
         "DJANGO_DEBUG": "false",
+        "DJANGO_SETTINGS_MODULE": "b24app.settings",
+        "DB_CONN_MAX_AGE": "60",
     }
     python = sys.executable
     broker = redis.Redis.from_url(args.redis)
@@ -209,7 +211,9 @@ def main() -> None:
         f"{enqueued} tasks enqueued; gunicorn {args.workers}x{args.threads} "
         f"threads, {args.concurrency} clients"
     )
-    print(json.dumps({**figures, "events": args.events}))
+    # The machine is shared: the load says how much of it the run really had.
+    load = round(os.getloadavg()[0], 2)
+    print(json.dumps({**figures, "events": args.events, "load_avg_1m": load}))
 
 
 if __name__ == "__main__":

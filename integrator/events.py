@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,8 +128,38 @@ def tokens_match(stored: str, given: str) -> bool:
 # --- authentication ---------------------------------------------------------
 
 
-def portal_by_token(event: InboundEvent) -> Portal:
+@dataclass(frozen=True)
+class _Known:
+    portal_id: int
+    token: str = field(repr=False)
+    until: float
+
+
+# member_id -> a recent positive match, per process. Only matches are kept:
+# a token that does not match is always checked against the database, so a
+# token renewed by ONAPPUPDATE is accepted at once. What a stale entry can do
+# is accept an event for KNOWN_SECONDS after an uninstall; the task then finds
+# the portal uninstalled and stops.
+KNOWN_SECONDS = 5.0
+KNOWN_MAX = 10_000
+_known: dict[str, _Known] = {}
+
+
+def forget_known(member_id: str) -> None:
+    _known.pop(member_id, None)
+
+
+def portal_by_token(event: InboundEvent, *, fresh: bool = False) -> Portal:
     """The portal whose stored application token this event carries."""
+    now = time.monotonic()
+    known = None if fresh else _known.get(event.member_id)
+    if (
+        known is not None
+        and known.until > now
+        and tokens_match(known.token, event.application_token)
+    ):
+        return Portal(pk=known.portal_id, member_id=event.member_id)
+
     portal = (
         Portal.objects.filter(member_id=event.member_id)
         .only("id", "member_id", "application_token", "status")
@@ -137,9 +168,23 @@ def portal_by_token(event: InboundEvent) -> Portal:
     if portal is None:
         raise EventRejected(401, "unknown portal")
     if portal.status == Portal.Status.UNINSTALLED:
+        forget_known(event.member_id)
         raise EventRejected(401, "the app is not installed on this portal")
     if not tokens_match(portal.application_token, event.application_token):
         raise EventRejected(401, "application token mismatch")
+
+    if len(_known) >= KNOWN_MAX:
+        _known.clear()
+    _known[event.member_id] = _Known(
+        portal_id=portal.pk, token=portal.application_token, until=now + KNOWN_SECONDS
+    )
+    return portal
+
+
+def portal_by_token_fresh(event: InboundEvent) -> Portal:
+    """For events that change the install: always the stored row."""
+    portal = portal_by_token(event, fresh=True)
+    forget_known(event.member_id)
     return portal
 
 
@@ -153,7 +198,7 @@ def portal_by_install(event: InboundEvent) -> Portal:
 def portal_by_update(event: InboundEvent) -> Portal:
     """ONAPPUPDATE may bring a new application token; it is then verified anew."""
     try:
-        return portal_by_token(event)
+        return portal_by_token_fresh(event)
     except EventRejected as exc:
         if exc.reason != "application token mismatch":
             raise
@@ -205,7 +250,7 @@ HANDLERS: dict[str, Handler] = {
     ),
     "ONAPPINSTALL": Handler(portal_by_install, enqueue_setup),
     "ONAPPUPDATE": Handler(portal_by_update, enqueue_setup),
-    "ONAPPUNINSTALL": Handler(portal_by_token, uninstall),
+    "ONAPPUNINSTALL": Handler(portal_by_token_fresh, uninstall),
 }
 
 
@@ -251,10 +296,12 @@ def receive_event(event: InboundEvent) -> int | None:
         raise EventRejected(400, "the event names no object")
     portal = handler.authenticate(event)
 
-    with transaction.atomic():
-        delivery_id = record_delivery(portal, event)
-        if delivery_id is not None:
-            handler.act(portal, event, delivery_id)
+    # One INSERT, committed on its own: no BEGIN/COMMIT round trips. The
+    # handlers enqueue with on_commit, which therefore fires right away here
+    # and after the outer commit when a caller holds a transaction.
+    delivery_id = record_delivery(portal, event)
+    if delivery_id is not None:
+        handler.act(portal, event, delivery_id)
 
     if delivery_id is None:
         logger.info("repeat of %s for portal %s ignored", event.name, portal.member_id)

@@ -27,6 +27,16 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
             cursor.execute(f"SET {setting} = 'on'")
 
 
+@pytest.fixture(autouse=True)
+def _forget_cached_portal_matches() -> Iterator[None]:
+    """The event receiver caches token matches per process; tests reuse member_ids."""
+    from integrator import events
+
+    events._known.clear()
+    yield
+    events._known.clear()
+
+
 @pytest.fixture(scope="session")
 def app_server(django_db_setup: None) -> Iterator[LiveServer]:
     """The PDn Guard app served over HTTP (tests using it need ``transactional_db``)."""
