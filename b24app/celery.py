@@ -24,6 +24,14 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     timezone="Europe/Moscow",
     beat_schedule={
+        "install-health-every-6-hours": {
+            "task": "integrator.tasks.check_all_install_health",
+            "schedule": crontab(minute=23, hour="*/6"),
+        },
+        "lost-event-tasks-every-10-minutes": {
+            "task": "integrator.tasks.requeue_stale_deliveries",
+            "schedule": crontab(minute="*/10"),
+        },
         "journal-checkpoints-hourly": {
             "task": "compliance.journal_checkpoint_all",
             "schedule": crontab(minute=7),

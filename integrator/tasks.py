@@ -6,6 +6,7 @@ a killed worker), so each checks what is already done before acting.
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import Task, shared_task
@@ -106,6 +107,47 @@ def process_lead_event(
     except errors.B24Error as exc:
         # A permanent answer (revoked portal, payment, no rights): stop here.
         _give_up(delivery_id, exc)
+
+
+# A delivery still unprocessed this long after it arrived lost its task (the
+# broker was down when it was enqueued, or the message was lost): enqueue it
+# again. Longer than the retries' longest wait, so a retrying task is not
+# doubled; a doubled one would do no harm, as processing is idempotent.
+STALE_AFTER = timedelta(minutes=30)
+GIVE_UP_AFTER = timedelta(days=2)
+REQUEUE_BATCH = 500
+
+
+def stale_deliveries_requeue(*, now: datetime | None = None) -> int:
+    """Enqueue lead deliveries whose task never ran; how many were enqueued."""
+    now = now or timezone.now()
+    stale = (
+        EventDelivery.objects.filter(
+            processed_at__isnull=True,
+            event__in=list(LEAD_HANDLERS),
+            received_at__lt=now - STALE_AFTER,
+            received_at__gt=now - GIVE_UP_AFTER,
+        )
+        .order_by("received_at")
+        .values_list("pk", "portal_id", "entity_id")[:REQUEUE_BATCH]
+    )
+    count = 0
+    for delivery_id, portal_id, lead_id in stale:
+        if lead_id is None:
+            continue
+        process_lead_event.delay(
+            delivery_id=delivery_id, portal_id=portal_id, lead_id=lead_id
+        )
+        count += 1
+    if count:
+        logger.warning("re-enqueued %d event deliveries that lost their task", count)
+    return count
+
+
+@shared_task
+def requeue_stale_deliveries() -> int:
+    """Beat: give lost event tasks another run."""
+    return stale_deliveries_requeue()
 
 
 def _give_up(delivery_id: int, exc: errors.B24Error) -> None:
