@@ -78,5 +78,7 @@ def detect(text: str) -> list[Span]:
             chosen.append(span)
 
     blocked = [(s.start, s.end) for s in chosen]
-    chosen.extend(find_names(text, blocked))
+    for name in find_names(text, blocked):
+        if not any(c.start < name.end and name.start < c.end for c in chosen):
+            chosen.append(name)
     return sorted(chosen, key=lambda s: s.start)

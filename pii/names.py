@@ -52,6 +52,23 @@ _NEVER = frozenset(
         "почта", "мастер", "врач", "доктор", "администратор", "менеджер",
     }
 )  # fmt: skip
+_NAME_PARTICLES = frozenset(
+    {
+        "ле",
+        "ла",
+        "де",
+        "ди",
+        "да",
+        "дю",
+        "дер",
+        "ван",
+        "фон",
+        "бин",
+        "ибн",
+        "эль",
+        "аль",
+    }
+)
 _STRONG = 0.5
 _WEAK = 0.2
 
@@ -258,6 +275,8 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
         )
         if (
             in_ner(w)
+            # Initials are added around whole names later.
+            and len(w.text) > 1
             and lowered(w) not in _NEVER
             # "Ле" in "Марин Ле Пен" is a particle, but part of the name.
             and (
@@ -325,6 +344,19 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
         ):
             accepted[i + 1] = True
 
+    # Particles of foreign names ("марин ле пен", "усамы бин ладена") carry
+    # the following word into the name.
+    for i in range(len(words) - 2):
+        if (
+            accepted[i]
+            and lowered(words[i + 1]) in _NAME_PARTICLES
+            and _adjacent(text, words[i], words[i + 1])
+            and _adjacent(text, words[i + 1], words[i + 2])
+            and not _plain_word(words[i + 2].text)
+            and lowered(words[i + 2]) not in _NEVER
+        ):
+            accepted[i + 1] = accepted[i + 2] = True
+
     spans: list[Span] = []
     current: list[_Word] = []
     candidates: list[_Word | None] = [*words, None]
@@ -379,6 +411,9 @@ def _with_initials(text: str, spans: list[Span]) -> list[Span]:
         after = re.match(r"\s?(?:[А-ЯЁ]\.\s?){0,1}[А-ЯЁ]\.", text[end : end + 6])
         if after:
             end += len(after[0].rstrip())
+        if result and result[-1].end > start:
+            # Two names glued by initials become one span, never two overlapping.
+            start = result.pop().start
         result.append(Span(start, end, Kind.PERSON, text[start:end], span.normal))
     return result
 

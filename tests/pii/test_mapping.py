@@ -1,12 +1,13 @@
 """The dialog mapping: JSON round trip, exact restoring, streamed answers."""
 
+import itertools
 import json
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pii import Mapping, Pseudonymiser, StreamRestorer
+from pii import Mapping, Pseudonymiser, StreamRestorer, detect
 from pii.generator import ChatGenerator
 
 DIALOG = [
@@ -139,3 +140,16 @@ def test_restore_of_pseudonymise_holds_for_arbitrary_text(text):
     out = p.pseudonymise(text)
     if "[" not in text:
         assert p.restore(out) == text
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.text(alphabet="аяВ МЯ.0123456789+-() Анна", max_size=40))
+def test_detected_spans_never_overlap(text):
+    spans = detect(text)
+    for left, right in itertools.pairwise(spans):
+        assert left.end <= right.start
+
+
+def test_an_initial_glued_to_a_word_restores_exactly():
+    p = Pseudonymiser()
+    assert p.restore(p.pseudonymise(" В.МЯ")) == " В.МЯ"
