@@ -492,37 +492,69 @@ def _fields(call: Call, *names: str) -> dict[str, Any]:
     return fields
 
 
+FIELD_TYPES = {
+    "ID": "integer", "HONORIFIC": "crm_status", "BIRTHDATE": "date",
+    "COMPANY_ID": "crm_company", "CONTACT_ID": "crm_contact", "SOURCE_ID": "crm_status",
+    "STATUS_ID": "crm_status", "CURRENCY_ID": "crm_currency", "OPPORTUNITY": "double",
+    "IS_MANUAL_OPPORTUNITY": "char", "IS_RETURN_CUSTOMER": "char", "OPENED": "char",
+    "HAS_PHONE": "char", "HAS_EMAIL": "char", "HAS_IMOL": "char",
+    "ASSIGNED_BY_ID": "user", "CREATED_BY_ID": "user", "MODIFY_BY_ID": "user",
+    "MOVED_BY_ID": "user", "LAST_ACTIVITY_BY": "user", "DATE_CREATE": "datetime",
+    "DATE_MODIFY": "datetime", "DATE_CLOSED": "datetime", "MOVED_TIME": "datetime",
+    "LAST_ACTIVITY_TIME": "datetime", "COMMENTS": "string",
+}  # fmt: skip
+STATUS_TYPES = {"HONORIFIC": "HONORIFIC", "SOURCE_ID": "SOURCE", "STATUS_ID": "STATUS"}
+
+
+def _describe(
+    kind: str, title: str, *, readonly: bool, multiple: bool
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "isRequired": False,
+        "isReadOnly": readonly,
+        "isImmutable": False,
+        "isMultiple": multiple,
+        "isDynamic": False,
+        "title": title,
+    }
+
+
 @method("crm.lead.fields", "crm")
 def crm_lead_fields(call: Call) -> dict[str, Any]:
-    def describe(kind: str, title: str, **flags: bool) -> dict[str, Any]:
-        return {
-            "type": kind,
-            "isRequired": flags.get("required", False),
-            "isReadOnly": flags.get("readonly", False),
-            "isImmutable": False,
-            "isMultiple": flags.get("multiple", False),
-            "isDynamic": False,
-            "title": title,
-        }
-
     result: dict[str, Any] = {}
-    kinds = {"int": "integer", "str": "string", "money": "double", "date": "datetime"}
     for name in STANDARD:
-        kind = kinds[COLUMNS[name][1]] if name in COLUMNS else "string"
         readonly = name not in WRITABLE and name not in EXTRA
-        result[name] = describe(kind, name.replace("_", " ").title(), readonly=readonly)
+        title = name.replace("_", " ").capitalize()
+        entry = _describe(
+            FIELD_TYPES.get(name, "string"), title, readonly=readonly, multiple=False
+        )
+        if name in STATUS_TYPES:
+            entry["statusType"] = STATUS_TYPES[name]
+        if name == "COMPANY_ID":
+            entry["settings"] = {"parentEntityTypeId": 4}
+        if name == "CONTACT_ID":
+            entry["isDeprecated"] = True
+        result[name] = entry
+    result["CONTACT_IDS"] = _describe(
+        "crm_contact", "Contacts", readonly=False, multiple=True
+    )
     for name in MULTIFIELDS:
-        result[name] = describe("crm_multifield", name.title(), multiple=True)
+        result[name] = _describe(
+            "crm_multifield", name.capitalize(), readonly=False, multiple=True
+        )
     for name, uf in uf_fields(call.portal).items():
-        entry = describe(uf.user_type_id, name, multiple=uf.multiple == "Y")
-        entry["isDynamic"] = True
         label = uf.labels.get("EDIT_FORM_LABEL") or name
+        entry = _describe(
+            uf.user_type_id, name, readonly=False, multiple=uf.multiple == "Y"
+        )
         entry.update(
             {
+                "isDynamic": True,
                 "listLabel": label,
                 "formLabel": label,
                 "filterLabel": label,
-                "settings": uf.settings,
+                "settings": uf.settings or uf_default_settings(uf.user_type_id),
             }
         )
         result[name] = entry
@@ -590,6 +622,22 @@ def uf_full_name(raw: str) -> str:
     return "UF_CRM_" + name
 
 
+def uf_default_settings(user_type: str) -> dict[str, Any]:
+    """What Bitrix24 fills in when a field is created without SETTINGS."""
+    if user_type == "string":
+        return {
+            "SIZE": 20, "ROWS": 1, "REGEXP": "", "MIN_LENGTH": 0,
+            "MAX_LENGTH": 0, "DEFAULT_VALUE": "",
+        }  # fmt: skip
+    if user_type == "boolean":
+        return {"DEFAULT_VALUE": 0, "DISPLAY": "CHECKBOX", "LABEL_CHECKBOX": ""}
+    if user_type in ("integer", "double"):
+        return {"SIZE": 20, "MIN_VALUE": 0, "MAX_VALUE": 0, "DEFAULT_VALUE": None}
+    if user_type in ("date", "datetime"):
+        return {"DEFAULT_VALUE": {"VALUE": "", "TYPE": "NONE"}}
+    return {}
+
+
 def uf_payload(uf: LeadUserField) -> dict[str, Any]:
     data: dict[str, Any] = {
         "ID": str(uf.pk),
@@ -604,14 +652,13 @@ def uf_payload(uf: LeadUserField) -> dict[str, Any]:
         "SHOW_IN_LIST": uf.show_in_list,
         "EDIT_IN_LIST": uf.edit_in_list,
         "IS_SEARCHABLE": uf.is_searchable,
-        "SETTINGS": uf.settings or [],
+        "SETTINGS": uf.settings or uf_default_settings(uf.user_type_id),
     }
     for key in (
         "EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL",
         "ERROR_MESSAGE", "HELP_MESSAGE",
     ):  # fmt: skip
-        if key in uf.labels:
-            data[key] = uf.labels[key]
+        data[key] = uf.labels.get(key)
     if uf.user_type_id == "enumeration":
         data["LIST"] = uf.enum_list
     return data
@@ -679,7 +726,7 @@ def crm_lead_userfield_add(call: Call) -> int:
 
 
 @method("crm.lead.userfield.list", "crm")
-def crm_lead_userfield_list(call: Call) -> list[dict[str, Any]]:
+def crm_lead_userfield_list(call: Call) -> Page:
     fields = LeadUserField.objects.filter(portal=call.portal).order_by("sort", "pk")
     filters = call.param("filter", "FILTER") or {}
     if isinstance(filters, dict):
@@ -691,7 +738,8 @@ def crm_lead_userfield_list(call: Call) -> list[dict[str, Any]]:
                 fields = fields.filter(user_type_id=str(value))
             elif key == "ID":
                 fields = fields.filter(pk=_coerce("int", value, "UTC"))
-    return [uf_payload(uf) for uf in fields]
+    rows = [uf_payload(uf) for uf in fields]
+    return Page(rows, len(rows), None)
 
 
 # --- timeline -----------------------------------------------------------------
@@ -734,12 +782,12 @@ def crm_timeline_comment_add(call: Call) -> int:
 
 ITEM_NAMES = {
     "ID": "id", "TITLE": "title", "NAME": "name", "SECOND_NAME": "secondName",
-    "LAST_NAME": "lastName", "STATUS_ID": "statusId", "SOURCE_ID": "sourceId",
+    "LAST_NAME": "lastName", "STATUS_ID": "stageId", "SOURCE_ID": "sourceId",
     "SOURCE_DESCRIPTION": "sourceDescription", "COMMENTS": "comments",
     "OPPORTUNITY": "opportunity", "CURRENCY_ID": "currencyId",
     "ASSIGNED_BY_ID": "assignedById", "CREATED_BY_ID": "createdBy",
     "MODIFY_BY_ID": "updatedBy", "OPENED": "opened", "DATE_CREATE": "createdTime",
-    "DATE_MODIFY": "updatedTime", "DATE_CLOSED": "closedate",
+    "DATE_MODIFY": "updatedTime", "DATE_CLOSED": "dateClosed",
 }  # fmt: skip
 ITEM_TO_LEGACY = {camel: legacy for legacy, camel in ITEM_NAMES.items()}
 
@@ -752,58 +800,100 @@ def uf_camel(name: str) -> str:
     return "ufCrm" + "".join(part.capitalize() for part in rest.split("_"))
 
 
+def _fm_first(lead: Lead, type_id: str, value_type: str | None = None) -> str:
+    for fm in lead.fm.all():
+        if fm.type_id == type_id and value_type in (None, fm.value_type):
+            return fm.value
+    return ""
+
+
 def item_payload(
     lead: Lead, ufs: dict[str, LeadUserField], original_uf: bool
 ) -> dict[str, Any]:
+    """A lead as crm.item.* shows it: camelCase, numbers as numbers."""
     tz = lead.portal.time_zone
+    types = {fm.type_id for fm in lead.fm.all()}
+    extra = lead.extra
     item: dict[str, Any] = {
         "id": lead.pk,
-        "title": lead.title,
-        "name": lead.name,
-        "secondName": lead.second_name,
-        "lastName": lead.last_name,
-        "honorific": lead.extra.get("HONORIFIC"),
-        "birthdate": lead.extra.get("BIRTHDATE"),
-        "post": lead.extra.get("POST"),
-        "statusId": lead.status_id,
-        "statusSemanticId": STATUS_SEMANTIC.get(lead.status_id, "P"),
-        "sourceId": lead.source_id or None,
-        "sourceDescription": lead.source_description or None,
-        "comments": lead.comments or None,
-        "opportunity": float(lead.opportunity),
-        "isManualOpportunity": "N",
-        "currencyId": lead.currency_id,
-        "opened": lead.opened,
-        "assignedById": lead.assigned_by_id,
+        "createdTime": iso(lead.date_create, tz),
+        "dateCreateShort": None,
+        "updatedTime": iso(lead.date_modify, tz),
+        "dateModifyShort": None,
         "createdBy": lead.created_by_id,
         "updatedBy": lead.modify_by_id,
-        "movedBy": lead.modify_by_id,
-        "createdTime": iso(lead.date_create, tz),
-        "updatedTime": iso(lead.date_modify, tz),
-        "movedTime": iso(lead.date_modify, tz),
-        "companyId": None,
-        "contactId": None,
-        "contactIds": [],
+        "assignedById": lead.assigned_by_id,
+        "opened": lead.opened,
+        "companyId": 0,
+        "contactId": 0,
+        "stageId": lead.status_id,
+        "isConvert": None,
+        "statusDescription": extra.get("STATUS_DESCRIPTION"),
+        "stageSemanticId": STATUS_SEMANTIC.get(lead.status_id, "P"),
+        "productId": None,
+        "opportunity": float(lead.opportunity),
+        "currencyId": lead.currency_id,
+        "sourceId": lead.source_id or None,
+        "sourceDescription": lead.source_description or None,
+        "title": lead.title,
+        "name": lead.name,
+        "lastName": lead.last_name or None,
+        "secondName": lead.second_name or None,
+        "shortName": None,
+        "companyTitle": extra.get("COMPANY_TITLE"),
+        "post": extra.get("POST"),
+        "address": extra.get("ADDRESS"),
+        "comments": lead.comments or None,
+        "webformId": 0,
+        "originatorId": extra.get("ORIGINATOR_ID"),
+        "originId": extra.get("ORIGIN_ID"),
+        "dateClosed": iso(lead.date_closed, tz) if lead.date_closed else None,
+        "birthdate": extra.get("BIRTHDATE") or None,
+        "honorific": extra.get("HONORIFIC"),
+        "hasPhone": "Y" if "PHONE" in types else "N",
+        "hasEmail": "Y" if "EMAIL" in types else "N",
+        "hasImol": "Y" if "IM" in types else "N",
+        "login": None,
         "isReturnCustomer": "N",
-        "hasPhone": "Y" if any(f.type_id == "PHONE" for f in lead.fm.all()) else "N",
-        "hasEmail": "Y" if any(f.type_id == "EMAIL" for f in lead.fm.all()) else "N",
-        "hasImol": "Y" if any(f.type_id == "IM" for f in lead.fm.all()) else "N",
-        "originatorId": lead.extra.get("ORIGINATOR_ID"),
-        "originId": lead.extra.get("ORIGIN_ID"),
-        "entityTypeId": 1,
+        "searchContent": f"{lead.pk} {lead.title}",
+        "isManualOpportunity": "N",
+        "movedBy": lead.modify_by_id,
+        "movedTime": iso(lead.date_modify, tz),
+        "lastActivityBy": lead.modify_by_id,
+        "lastActivityTime": iso(lead.date_modify, tz),
+        "phoneMobile": _fm_first(lead, "PHONE", "MOBILE"),
+        "phoneWork": _fm_first(lead, "PHONE", "WORK"),
+        "phoneMailing": _fm_first(lead, "PHONE", "MAILING"),
+        "emailHome": _fm_first(lead, "EMAIL", "HOME"),
+        "emailWork": _fm_first(lead, "EMAIL", "WORK"),
+        "emailMailing": _fm_first(lead, "EMAIL", "MAILING"),
+        "skype": None,
+        "icq": None,
+        "imol": _fm_first(lead, "IM", "OPENLINE"),
+        "email": _fm_first(lead, "EMAIL"),
+        "phone": _fm_first(lead, "PHONE"),
+        "fm": [
+            {
+                "id": fm.pk,
+                "valueType": fm.value_type,
+                "value": fm.value,
+                "typeId": fm.type_id,
+            }
+            for fm in lead.fm.all()
+        ],
     }
     for name, field in ufs.items():
         key = name if original_uf else uf_camel(name)
         item[key] = uf_output(field, lead.uf.get(name))
-    item["fm"] = [
-        {
-            "id": fm.pk,
-            "typeId": fm.type_id,
-            "valueType": fm.value_type,
-            "value": fm.value,
-        }
-        for fm in lead.fm.all()
-    ]
+    for camel, legacy in (
+        ("utmSource", "UTM_SOURCE"),
+        ("utmMedium", "UTM_MEDIUM"),
+        ("utmCampaign", "UTM_CAMPAIGN"),
+        ("utmContent", "UTM_CONTENT"),
+        ("utmTerm", "UTM_TERM"),
+    ):
+        item[camel] = extra.get(legacy)
+    item.update({"observers": [], "contactIds": [], "entityTypeId": 1})
     return item
 
 

@@ -85,6 +85,7 @@ def user_payload(user: User) -> dict[str, Any]:
         "PERSONAL_GENDER": user.gender,
         "PERSONAL_BIRTHDAY": "",
         "WORK_POSITION": user.work_position,
+        "UF_EMPLOYMENT_DATE": "",
         "UF_DEPARTMENT": [1],
         "USER_TYPE": "employee",
     }
@@ -273,7 +274,7 @@ def placement_get(call: Call) -> list[dict[str, Any]]:
     return [
         {
             "placement": p.placement,
-            "userId": str(p.user_uid),
+            "userId": p.user_uid,
             "handler": p.handler,
             "options": p.options or [],
             "title": p.title,

@@ -169,8 +169,8 @@ def lead_card(request: HttpRequest, lead_id: int, slug: str = "") -> HttpRespons
             "tab_binding": binding,
             "tab_frame": tab_frame,
             "open_tab": request.GET.get("tab", ""),
-            "statuses": dict(STATUSES),
-            "sources": dict(SOURCES),
+            "status_label": dict(STATUSES).get(lead.status_id, lead.status_id),
+            "source_label": dict(SOURCES).get(lead.source_id, lead.source_id),
         }
     )
     return _render(request, "lead.html", context)

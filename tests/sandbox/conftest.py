@@ -1,5 +1,6 @@
 """Fixtures for the sandbox portal: the live sandbox, a recording app, a driver."""
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class RecordingApp:
     server: LiveServer
     received: list[Received] = field(default_factory=list)
     status: int = 200
+    pages: dict[str, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -71,8 +73,9 @@ def recording_app() -> Iterator[RecordingApp]:
                 )
             )
         status = f"{app.status} STATUS"
+        page = app.pages.get(environ["PATH_INFO"], "<html><body>app page</body></html>")
         start_response(status, [("Content-Type", "text/html; charset=utf-8")])
-        return [b"<html><body>app page</body></html>"]
+        return [page.encode("utf-8")]
 
     server = LiveServer(application)
     holder["app"] = RecordingApp(server=server)
@@ -85,6 +88,7 @@ def app(recording_app: RecordingApp) -> Iterator[RecordingApp]:
     with recording_app.lock:
         recording_app.received.clear()
     recording_app.status = 200
+    recording_app.pages.clear()
     yield recording_app
 
 
@@ -143,3 +147,45 @@ def installed(sandbox: SandboxDriver, portal: PortalInfo) -> Installed:
         application_token=form["APPLICATION_TOKEN"],
         http=requests.Session(),
     )
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def sandbox_browser() -> Iterator[Any]:
+    """Headless Chromium for the whole session.
+
+    Playwright's sync API keeps an event loop running in this thread from now
+    on, which Django's async-safety check would mistake for async code.
+    """
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browser_page(sandbox_browser: Any) -> Iterator[Any]:
+    context = sandbox_browser.new_context(locale="ru-RU")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
