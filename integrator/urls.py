@@ -5,6 +5,7 @@ from integrator import views
 app_name = "integrator"
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
     path("b24/install/", views.install_wizard, name="install"),
     path("b24/events/", views.event_receiver, name="events"),
     path("b24/app/", views.app_page, name="app"),

@@ -9,6 +9,7 @@ import logging
 import re
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -22,6 +23,19 @@ from integrator.rest import portal_client
 logger = logging.getLogger(__name__)
 
 _HOST = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?$")
+
+
+# --- the landing page -------------------------------------------------------------
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """What a browser finds at the app's address: where the app really lives."""
+    context = {
+        "app_base_url": settings.APP_BASE_URL,
+        "sandbox_url": settings.SANDBOX_BASE_URL if settings.SANDBOX_ENABLED else "",
+    }
+    return render(request, "integrator/home.html", context)
 
 
 # --- events ---------------------------------------------------------------------
