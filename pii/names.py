@@ -344,6 +344,22 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
         ):
             accepted[i + 1] = True
 
+    # Two capitalised words the dictionary does not know, side by side, are
+    # most often a foreign name ("Коффи Коджа").
+    if not lower_case:
+        for i in range(len(words) - 1):
+            a, b = words[i], words[i + 1]
+            if (
+                not a.known
+                and not b.known
+                and a.text[0].isupper()
+                and b.text[0].isupper()
+                and _CYRILLIC.search(a.text.lower())
+                and _CYRILLIC.search(b.text.lower())
+                and _adjacent(text, a, b)
+            ):
+                accepted[i] = accepted[i + 1] = True
+
     # Particles of foreign names ("марин ле пен", "усамы бин ладена") carry
     # the following word into the name.
     for i in range(len(words) - 2):
@@ -370,7 +386,7 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
         if current:
             spans.append(_person(text, current))
             current = []
-    return _with_initials(text, spans)
+    return _with_initials(text, spans) + _bare_initials(text, blocked)
 
 
 _SURNAME_ENDING = re.compile(
@@ -396,6 +412,19 @@ def _agrees_as_surname(first: str, word: str) -> bool:
         for p in found
         if p.tag.number != "plur"
     ) or not any(p.is_known for p in found)
+
+
+_BARE_INITIALS = re.compile(r"(?<![\w.])[А-ЯЁ]\.\s?[А-ЯЁ]\.(?![\w.])")
+
+
+def _bare_initials(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
+    """Initials standing alone ("подпись: В.Л.") identify a person too."""
+    found = []
+    for m in _BARE_INITIALS.finditer(text):
+        if any(s < m.end() and m.start() < e for s, e in blocked):
+            continue
+        found.append(Span(m.start(), m.end(), Kind.PERSON, m[0], m[0].lower()))
+    return found
 
 
 def _with_initials(text: str, spans: list[Span]) -> list[Span]:
