@@ -429,7 +429,7 @@ def _bare_initials(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
 
 def _with_initials(text: str, spans: list[Span]) -> list[Span]:
     """Extend name spans over initials written right before or after them."""
-    result = []
+    result: list[Span] = []
     for span in spans:
         start, end = span.start, span.end
         before = re.search(
