@@ -249,13 +249,15 @@ def execute(call: Call, method_name: str) -> tuple[Any, dict[str, Any]]:
 
     cost = float((call.portal.faults.get("method_costs") or {}).get(name, 0.0))
     now = clock.now()
-    limits.operating_add(
-        member_id=member,
-        caller=caller,
-        method=name,
-        now=now,
-        seconds=(finished - started) + cost,
-    )
+    if name != "batch":
+        # A batch's commands are counted one by one; the envelope is not.
+        limits.operating_add(
+            member_id=member,
+            caller=caller,
+            method=name,
+            now=now,
+            seconds=(finished - started) + cost,
+        )
     spent = limits.operating(member_id=member, caller=caller, method=name, now=now)
     reset_at = limits.operating_reset_at(
         member_id=member, caller=caller, method=name, now=now

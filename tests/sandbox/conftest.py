@@ -111,6 +111,7 @@ def sandbox(
         yield driver
         driver.wait_idle(timeout=5)
         driver.reset()
+        driver.configure_app(**APP_DEFAULTS, base_url="")
 
 
 @pytest.fixture

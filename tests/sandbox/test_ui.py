@@ -124,3 +124,18 @@ def test_uninstall_from_the_market_page(sandbox, installed, app, browser_page):
     sandbox.wait_for_deliveries(installed.portal.ref, event="ONAPPUNINSTALL")
     [received] = [r for r in app.posts_to("/b24/events/") if "ONAPPUNINSTALL" in r.body]
     assert received.form["data"]["CLEAN"] == "1"
+
+
+def test_the_apps_main_page_opens_in_a_frame_with_the_users_tokens(
+    sandbox, installed, app, browser_page
+):
+    app.pages["/b24/app/"] = TAB_PAGE.replace("{sandbox}", sandbox.base_url)
+    page = browser_page
+
+    page.goto(installed.portal.base_url + "/marketplace/app/?as=3")
+    frame = page.frame(name="app-frame")
+    assert frame is not None
+    frame.wait_for_selector("body[data-user='3']")
+    [posted] = app.posts_to("/b24/app/")
+    assert posted.form["PLACEMENT"] == "DEFAULT"
+    assert "DOMAIN=" in posted.query
