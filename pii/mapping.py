@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pii.detect import detect
 from pii.kinds import Kind, Span
-from pii.names import name_parts
+from pii.names import inflect_name, name_parts
 
 _LABELS = "|".join(k.value for k in Kind)
 PLACEHOLDER = re.compile(rf"\[(?P<label>{_LABELS})_(?P<number>[1-9]\d{{0,5}})\]")
@@ -69,6 +69,26 @@ def _common_prefix(a: str, b: str) -> int:
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return n
+
+
+_PREPOSITION_CASE = {
+    **dict.fromkeys(
+        ("для", "у", "от", "без", "до", "из", "около", "после", "возле", "кроме"),
+        "gent",
+    ),
+    **dict.fromkeys(("к", "ко", "по"), "datv"),
+    **dict.fromkeys(("с", "со"), "ablt"),
+    **dict.fromkeys(("о", "об", "обо", "при"), "loct"),
+    "про": "accs",
+    "через": "accs",
+}
+_LAST_WORD = re.compile(r"(\w+)\s*$")
+
+
+def _governed_case(left: str) -> str | None:
+    """The case the preposition right before a placeholder asks for."""
+    match = _LAST_WORD.search(left)
+    return _PREPOSITION_CASE.get(match[1].lower()) if match else None
 
 
 def _display_name(surface: str, normal: str) -> str:
@@ -190,7 +210,14 @@ class Mapping:
                     best_score, best = (score, variant.seen), variant
         if best_score[0] >= _MIN_CONTEXT_SCORE:
             return best.text
-        return entity.display if entity.kind is Kind.PERSON else best.text
+        if entity.kind is not Kind.PERSON:
+            return best.text
+        # A name in new surroundings: the case a preposition governs, else
+        # the nominative.
+        case = _governed_case(left)
+        if case is not None:
+            return inflect_name(entity.display, case) or entity.display
+        return entity.display
 
     def to_json(self) -> str:
         """The mapping as JSON (it holds personal data: store it encrypted)."""

@@ -567,7 +567,5 @@ def inflect_name(text: str, case: str) -> str | None:
             return None
         new = str(target.word)
         out.append(new.capitalize() if word[:1].isupper() else new)
-    result = text
-    for old, new in zip(words, out, strict=True):
-        result = result.replace(old, new, 1)
-    return result
+    replacements = iter(out)
+    return _WORD.sub(lambda _: next(replacements), text)

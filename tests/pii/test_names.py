@@ -113,3 +113,10 @@ def test_bb_codes_survive_and_the_name_inside_them_is_replaced():
     out = p.pseudonymise(text)
     assert out == "[b][ИМЯ_1]:[/b][br]нет, не согласна"
     assert p.restore(out) == text
+
+
+def test_a_name_after_a_preposition_is_restored_in_the_case_it_governs():
+    p = Pseudonymiser()
+    p.pseudonymise(C10_FIRST)
+    assert p.restore("Договор для [ИМЯ_1] готов") == "Договор для Анны Смирновой готов"
+    assert p.restore("Поговорим о [ИМЯ_2] позже") == "Поговорим о Иване Петрове позже"
