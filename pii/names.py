@@ -70,6 +70,7 @@ _NAME_PARTICLES = frozenset(
     }
 )
 _STRONG = 0.5
+_LONGEST_NAME = 40
 _WEAK = 0.2
 
 
@@ -133,7 +134,11 @@ def _words(text: str) -> list[_Word]:
     for m in _WORD.finditer(text):
         lowered = m[0].lower()
         cyrillic = bool(_CYRILLIC.search(lowered))
-        if lowered.replace("ё", "е") in _NEVER or len(lowered) < 2 or not cyrillic:
+        if (
+            lowered.replace("ё", "е") in _NEVER
+            or not 2 <= len(lowered) <= _LONGEST_NAME
+            or not cyrillic
+        ):
             mass, known = 0.0, cyrillic
         else:
             # pymorphy3 reads ё itself: "семёна" is a name, "семена" are seeds.

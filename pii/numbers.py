@@ -68,6 +68,7 @@ _CONTEXT = re.compile(
     re.IGNORECASE,
 )
 _WINDOW = 40
+_MAX_DIGITS = 19
 _SENTENCE_END = re.compile(r"[.!?…]\s+(?=[А-ЯЁA-Z])")
 
 
@@ -248,15 +249,16 @@ def _split_chain(text: str, groups: list[_Group], plus: bool, floor: int) -> lis
         context = _context(text, groups[i].start, floor)
         # The kind a context word names wins over a longer reading.
         if context is not None and context not in ("other", "phone"):
-            for j in range(i, len(groups)):
+            for j in range(i, min(len(groups), i + _MAX_DIGITS)):
                 result = _by_context(groups[i : j + 1], context)
                 if result is not None:
                     hit = (j, result)
                     break
-        for j in range(len(groups) - 1, i - 1, -1):
+        # No identifier has more than 19 digits, so no more groups than that.
+        for j in range(min(len(groups), i + _MAX_DIGITS) - 1, i - 1, -1):
             if hit is not None:
                 break
-            if sum(len(g.digits) for g in groups[i : j + 1]) > 19:
+            if sum(len(g.digits) for g in groups[i : j + 1]) > _MAX_DIGITS:
                 continue
             result = _classify(groups[i : j + 1], plus and i == 0, context)
             if result is not None:
