@@ -66,12 +66,15 @@ def test_deleting_while_reading_removes_every_due_lead_exactly_once(
         assert world.sandbox.lead(world.ref, lead_id)["ID"] == str(lead_id)
 
 
-def test_the_universal_item_list_is_paged_by_its_lowercase_id(sandbox_server):
+@pytest.mark.parametrize("pages_per_request", [1, 50])
+def test_the_universal_item_list_is_paged_by_its_lowercase_id(
+    sandbox_server, pages_per_request
+):
     world = installed_portal(sandbox_server.url)
     due = _old_leads(world, 120)
     client = portal_client(world.portal, pacing=FAST_RETRIES)
 
-    deleted = _sweep(client, item_shape="item", pages_per_request=1)
+    deleted = _sweep(client, item_shape="item", pages_per_request=pages_per_request)
 
     assert sorted(deleted) == sorted(due)
     assert world.sandbox.lead_count(world.ref) == 0
