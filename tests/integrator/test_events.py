@@ -255,3 +255,16 @@ def test_the_delivery_key_ignores_the_handler_id_and_the_tokens():
     )
 
     assert delivery_key(one) == delivery_key(other)
+
+
+def test_refusals_log_no_token_and_no_personal_data(example_portal, post, caplog):
+    body = (PAYLOADS / "lead_update_forged.txt").read_text().strip()
+
+    with caplog.at_level("DEBUG"):
+        post(body)
+        post(uninstall(proof="apptok-0000"))
+
+    text = caplog.text
+    assert "application token mismatch" in text
+    for secret in ("WRONG-000", "apptok-7f3c", "apptok-0000", "zzz", "admin-refresh"):
+        assert secret not in text

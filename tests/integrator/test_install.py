@@ -247,3 +247,52 @@ def test_trusted_auth_servers_include_the_sandbox_only_while_it_is_enabled(setti
         "https://oauth.bitrix.info",
         "https://oauth.bitrix24.tech",
     ]
+
+
+def app_update(salon, *, new_token: str, access_token: str) -> requests.Response:
+    body = {
+        "event": "ONAPPUPDATE",
+        "ts": "1717000500",
+        "data[VERSION]": "2",
+        "data[PREVIOUS_VERSION]": "1",
+        "data[LANGUAGE_ID]": "ru",
+        "auth[member_id]": salon.portal.member_id,
+        "auth[application_token]": new_token,
+        "auth[access_token]": access_token,
+        "auth[server_endpoint]": f"{salon.driver.base_url}/oauth/rest/",
+        "auth[client_endpoint]": salon.portal.client_endpoint,
+    }
+    return requests.post(f"{salon.app_url}/b24/events/", data=body, timeout=30)
+
+
+def test_an_update_with_a_new_application_token_is_confirmed_and_stored(
+    salon, published
+):
+    genuine = salon.driver.issue_tokens(salon.ref, user_id=ADMIN)["access_token"]
+
+    response = app_update(salon, new_token="renewed-token", access_token=genuine)
+
+    assert response.status_code == 200
+    assert salon.stored().application_token == "renewed-token"
+    assert any(p.task.endswith("run_setup") for p in published)
+
+
+def test_an_update_with_a_new_token_and_a_made_up_access_token_is_refused(
+    salon, published
+):
+    before = salon.stored().application_token
+
+    response = app_update(salon, new_token="attacker-token", access_token="made-up")
+
+    assert response.status_code == 401
+    assert salon.stored().application_token == before
+    assert not any(p.task.endswith("run_setup") for p in published)
+
+
+def test_an_update_with_the_stored_token_binds_again(salon, published):
+    stored = salon.stored().application_token
+
+    response = app_update(salon, new_token=stored, access_token="")
+
+    assert response.status_code == 200
+    assert any(p.task.endswith("run_setup") for p in published)
