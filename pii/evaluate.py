@@ -103,6 +103,7 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
     mentions = consistent = 0
     merged_people = 0
     round_trips = round_trip_ok = echo_ok = 0
+    leaky_messages = 0
     total = 0
 
     for dialog in ChatGenerator(seed).corpus(messages):
@@ -115,6 +116,7 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
             spans = [s for s, _ in placed]
             gold_ranges = [(a, b) for a, b, _, _ in message.spans]
 
+            leaked_before = sum(tally.leaked.values())
             for start, end, kind, ident in message.spans:
                 tally.gold[kind] += 1
                 hits = [
@@ -135,6 +137,8 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
                     )
                     by_entity[ident].append(best[1])
 
+            if sum(tally.leaked.values()) > leaked_before:
+                leaky_messages += 1
             for span in spans:
                 tally.predicted[span.kind] += 1
                 if any(
@@ -168,6 +172,7 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
     per_kind = {
         k.name: {
             "gold": tally.gold[k],
+            "predicted": tally.predicted[k],
             "recall": tally.found[k] / tally.gold[k] if tally.gold[k] else None,
             "precision": tally.correct[k] / tally.predicted[k]
             if tally.predicted[k]
@@ -180,6 +185,7 @@ def evaluate_chat(messages: int, seed: int) -> dict[str, object]:
         "messages": total,
         "per_kind": per_kind,
         "over_masking": tally.over_masked / max(1, tally.plain_tokens),
+        "messages_with_a_leak": leaky_messages / max(1, total),
         "consistency": consistent / max(1, mentions),
         "merged_entities": merged_people,
         "round_trip": round_trip_ok / max(1, round_trips),
@@ -219,15 +225,20 @@ def main(argv: list[str] | None = None) -> int:
     chat = evaluate_chat(args.messages, args.seed)
     results["chat"] = chat
     print(f"\ngenerated chat: {chat['messages']} messages, seed {args.seed}")
-    print(f"{'kind':12} {'gold':>6} {'recall':>8} {'precision':>10} {'leakage':>8}")
+    print(
+        f"{'kind':12} {'gold':>6} {'pred':>6} {'recall':>8} {'precision':>10} "
+        f"{'leakage':>8}"
+    )
     per_kind = chat["per_kind"]
     assert isinstance(per_kind, dict)
     for kind, row in per_kind.items():
         print(
-            f"{kind:12} {row['gold']:>6} {_fmt(row['recall']):>8} "
+            f"{kind:12} {row['gold']:>6} {row['predicted']:>6} "
+            f"{_fmt(row['recall']):>8} "
             f"{_fmt(row['precision']):>10} {_fmt(row['leakage']):>8}"
         )
     print(
+        f"messages with a leak {chat['messages_with_a_leak']:.4f}  "
         f"over-masking {chat['over_masking']:.4f}  "
         f"consistency {chat['consistency']:.4f}  "
         f"merged entities {chat['merged_entities']}  "
