@@ -47,7 +47,7 @@ def client_block(
     reason: str = BlockedClient.Reason.CONSENT_WITHDRAWN,
     actor: Actor,
 ) -> bool:
-    """Stop the gateway for a client and forget its dialogs' mappings.
+    """Stop the gateway for a client and empty its dialogs' mappings.
 
     Idempotent: False if the client was already blocked. The mappings go at
     once because they hold the client's real values and serve nothing now.
@@ -60,16 +60,20 @@ def client_block(
         _, created = BlockedClient.objects.get_or_create(
             portal=portal, client_ref=client_ref, defaults={"reason": reason}
         )
-        forgotten, _ = DialogMapping.objects.filter(
-            portal=portal, client_ref=client_ref
-        ).delete()
+        # The rows stay, emptied, so their dialogs stay bound to the client
+        # and cannot be continued by a request that leaves the client out.
+        forgotten = (
+            DialogMapping.objects.filter(portal=portal, client_ref=client_ref)
+            .exclude(mapping_sealed="")
+            .update(mapping_sealed="")
+        )
         if created:
             journal_record(
                 portal=portal,
                 action="ai.client.blocked",
                 actor=actor,
                 subject=client_subject(client_ref),
-                details={"reason": reason, "mappings_deleted": forgotten},
+                details={"reason": reason, "mappings_emptied": forgotten},
             )
     return created
 

@@ -37,8 +37,10 @@ def dialog_lock(*, portal: Portal, dialog_id: str) -> DialogMapping:
         dialog_id=dialog_id,
         defaults={"expires_at": now + dialog_ttl(), "last_used_at": now},
     )
+    # Only this row: locking the joined portal row too would queue every
+    # journal entry of the portal (its foreign key) behind this dialog.
     return (
-        DialogMapping.objects.select_for_update()
+        DialogMapping.objects.select_for_update(of=("self",))
         .select_related("portal")
         .get(pk=row.pk)
     )

@@ -36,6 +36,10 @@ app.conf.update(
             "task": "compliance.journal_checkpoint_all",
             "schedule": crontab(minute=7),
         },
+        "ai-dialog-mappings-purge-every-15-minutes": {
+            "task": "aigateway.dialogs_purge",
+            "schedule": crontab(minute="*/15"),
+        },
     },
 )
 app.autodiscover_tasks()
