@@ -1,4 +1,4 @@
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from compliance import api
@@ -16,4 +16,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path(
         "api/journal/exports/", api.JournalExportView.as_view(), name="journal-export"
     ),
+    path("", include("compliance.consent.urls")),
 ]

@@ -61,7 +61,9 @@ class ConsentSettings(models.Model):
     )
     public_id = models.CharField(max_length=32, unique=True, default=_public_id)
     operator_name = models.CharField(_("оператор"), max_length=255, blank=True)
-    operator_address = models.CharField(_("адрес оператора"), max_length=500, blank=True)
+    operator_address = models.CharField(
+        _("адрес оператора"), max_length=500, blank=True
+    )
     inn = models.CharField(_("ИНН"), max_length=12, blank=True)
     ogrn = models.CharField(_("ОГРН"), max_length=15, blank=True)
     withdraw_contact = models.CharField(
@@ -195,7 +197,9 @@ class ConsentEvent(models.Model):
             )
         ]
         indexes = [
-            models.Index(fields=["portal", "client_ref", "at"], name="consent_by_client"),
+            models.Index(
+                fields=["portal", "client_ref", "at"], name="consent_by_client"
+            ),
             models.Index(fields=["portal", "lead_id"], name="consent_by_lead"),
         ]
 
@@ -215,7 +219,9 @@ class ConsentEvent(models.Model):
         return f"consent-evidence:{portal.member_id}"
 
     def seal(self, value: str) -> str:
-        return crypto.seal(value, purpose=self.seal_purpose(self.portal)) if value else ""
+        return (
+            crypto.seal(value, purpose=self.seal_purpose(self.portal)) if value else ""
+        )
 
     def unseal(self, sealed: str) -> str:
         if not sealed:

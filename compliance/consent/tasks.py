@@ -1,0 +1,75 @@
+"""Background work of the consent ledger: tasks take ids and call functions."""
+
+import logging
+from typing import Any
+
+from celery import Task, shared_task
+from django.db import IntegrityError, transaction
+
+from compliance.consent import ledger, mirror
+from compliance.consent.models import ConsentEvent, LeadMirror
+from integrator import errors
+from integrator.models import Portal
+from integrator.rest import portal_client
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRIES = 8
+
+
+def lead_mirror(*, event_id: int) -> LeadMirror | None:
+    """Write one ledger event to its lead: the fields, then one timeline comment.
+
+    Runs again harmlessly: the fields are rewritten from the current status
+    and the comment is skipped once the event is marked mirrored. A crash
+    between the comment and the mark may repeat the comment, never lose it.
+    """
+    event = ConsentEvent.objects.select_related("portal").filter(pk=event_id).first()
+    if event is None or event.lead_id is None:
+        return None
+    done = LeadMirror.objects.filter(event=event).first()
+    if done is not None:
+        return done
+    if event.portal.status != Portal.Status.ACTIVE:
+        return None
+
+    client = portal_client(event.portal)
+    statuses = ledger.lead_statuses(portal=event.portal, lead_id=event.lead_id)
+    client.call(
+        "crm.lead.update",
+        {"id": event.lead_id, "fields": mirror.lead_fields(statuses)},
+    )
+    comment_id = client.call(
+        "crm.timeline.comment.add",
+        {
+            "fields": {
+                "ENTITY_ID": event.lead_id,
+                "ENTITY_TYPE": "lead",
+                "COMMENT": mirror.timeline_comment(event),
+            }
+        },
+    )
+    try:
+        with transaction.atomic():
+            return LeadMirror.objects.create(
+                event=event,
+                timeline_comment_id=comment_id if isinstance(comment_id, int) else None,
+            )
+    except IntegrityError:
+        return LeadMirror.objects.get(event=event)
+
+
+@shared_task(name="consent.mirror", bind=True, max_retries=MAX_RETRIES)
+def consent_mirror(self: Task[Any, Any], *, event_id: int) -> None:
+    """Mirror a ledger event into its lead; transient failures are retried."""
+    try:
+        lead_mirror(event_id=event_id)
+    except errors.Transient as exc:
+        if self.request.retries >= MAX_RETRIES:
+            logger.warning("consent mirror %s gave up: %s", event_id, exc.code)
+            return
+        raise self.retry(countdown=exc.countdown(self.request.retries)) from None
+    except errors.B24Error as exc:
+        # The lead is gone, or the portal refuses for good: the ledger keeps
+        # the evidence either way.
+        logger.warning("consent mirror %s stopped: %s", event_id, exc.code)
