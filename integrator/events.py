@@ -11,7 +11,6 @@ after the commit and answers at once.
 """
 
 import hashlib
-import hmac
 import json
 import logging
 import time
@@ -23,6 +22,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from integrator import install, phpquery
+from integrator.install import tokens_match
 from integrator.models import Portal
 
 logger = logging.getLogger(__name__)
@@ -113,16 +113,14 @@ def _positive_int(value: Any) -> int | None:
     return None
 
 
-def delivery_key(event: InboundEvent) -> str:
+def delivery_key(event: InboundEvent, *, now: float | None = None) -> str:
     """What makes two deliveries the same event (see ``EventDelivery``)."""
+    # Bitrix24 always sends ts; without one, the second of arrival stands in,
+    # so a body lacking it cannot shadow every later event of its object.
+    ts = event.ts or int(time.time() if now is None else now)
     data = json.dumps(event.data, sort_keys=True, ensure_ascii=True)
-    raw = f"{event.member_id}\n{event.name}\n{event.ts or ''}\n{data}"
+    raw = f"{event.member_id}\n{event.name}\n{ts}\n{data}"
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def tokens_match(stored: str, given: str) -> bool:
-    """Constant-time comparison; an empty stored token never matches."""
-    return bool(stored) and hmac.compare_digest(stored.encode(), given.encode())
 
 
 # --- authentication ---------------------------------------------------------
