@@ -16,7 +16,9 @@ from pii.phones import phone_key
 
 # Digit groups joined by short separators: "8 (900) 123-45-67", "464-460-495 00".
 _CHAIN = re.compile(
-    r"\+?\(?\d+(?:(?:[ \t\u00a0\-()]{1,3}|\.|[ \u00a0]?№[ \u00a0]?)\d+)*"
+    # Separators: spaces (also no-break and thin), hyphens and dashes of every
+    # kind, brackets, a dot, or "№".
+    r"\+?\(?\d+(?:(?:[\s\u2009\u202f\-\u2010-\u2015\u2212()]{1,3}|\.|\s?№\s?)\d+)*"
 )
 _GROUP = re.compile(r"\d+")
 
