@@ -87,6 +87,8 @@ def test_no_run_of_the_original_digits_goes_out():
         "тел.89161234567",
         "моб: +7-916-123-45-67",
         "WhatsApp 79161234567",
+        "тел. 8–916–123–45–67",
+        "тел. 8\u00a0916\u00a0123\u00a045\u00a067",
     ],
 )
 def test_numbers_glued_to_abbreviations_are_found(text):
