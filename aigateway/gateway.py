@@ -134,7 +134,27 @@ def _check_message(message: Any) -> None:
 
 
 def request_prepare(*, api_key: ApiKey, request: ChatRequest) -> Outbound:
-    """Pick the vendor and pseudonymise the request under the dialog's lock."""
+    """Pick the vendor and pseudonymise the request under the dialog's lock.
+
+    A refusal on legal grounds (403) is journaled, since it is the gateway
+    keeping the law; malformed requests are not.
+    """
+    try:
+        return _prepare(api_key, request)
+    except GatewayError as error:
+        if error.status == 403:
+            client = request.client_ref
+            journal_record(
+                portal=api_key.portal,
+                action="ai.request.refused",
+                actor=ACTOR,
+                subject=consent_gate.client_subject(client) if client else "",
+                details={"api_key": api_key.pk, "reason": error.code},
+            )
+        raise
+
+
+def _prepare(api_key: ApiKey, request: ChatRequest) -> Outbound:
     started = time.monotonic()
     portal = api_key.portal
     upstream, vendor_model = upstream_for_model(portal=portal, model=request.model)
