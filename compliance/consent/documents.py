@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
@@ -214,7 +215,13 @@ def settings_update(
         consent_settings = settings_for(portal)
         for key, value in fields.items():
             setattr(consent_settings, key, value)
-        consent_settings.full_clean(exclude=["portal", "public_id"])
+        try:
+            # Processors were checked above; JSON lists are no "blank" to Django.
+            consent_settings.full_clean(exclude=["portal", "public_id", "processors"])
+        except ValidationError as exc:
+            raise DocumentError(
+                f"invalid setting: {sorted(exc.error_dict)[0]}"
+            ) from exc
         consent_settings.save()
 
         published = []

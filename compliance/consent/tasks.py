@@ -4,7 +4,7 @@ import logging
 from typing import Any
 
 from celery import Task, shared_task
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from compliance.consent import ledger, mirror
 from compliance.consent.models import ConsentEvent, LeadMirror
@@ -24,39 +24,43 @@ def lead_mirror(*, event_id: int) -> LeadMirror | None:
     and the comment is skipped once the event is marked mirrored. A crash
     between the comment and the mark may repeat the comment, never lose it.
     """
-    event = ConsentEvent.objects.select_related("portal").filter(pk=event_id).first()
-    if event is None or event.lead_id is None:
-        return None
-    done = LeadMirror.objects.filter(event=event).first()
-    if done is not None:
-        return done
-    if event.portal.status != Portal.Status.ACTIVE:
-        return None
+    with transaction.atomic():
+        # The event row is the lock: the task and a retry of it (or a manual
+        # run) mirroring at once would both add the timeline comment.
+        event = (
+            ConsentEvent.objects.select_for_update()
+            .select_related("portal")
+            .filter(pk=event_id)
+            .first()
+        )
+        if event is None or event.lead_id is None:
+            return None
+        done = LeadMirror.objects.filter(event=event).first()
+        if done is not None:
+            return done
+        if event.portal.status != Portal.Status.ACTIVE:
+            return None
 
-    client = portal_client(event.portal)
-    statuses = ledger.lead_statuses(portal=event.portal, lead_id=event.lead_id)
-    client.call(
-        "crm.lead.update",
-        {"id": event.lead_id, "fields": mirror.lead_fields(statuses)},
-    )
-    comment_id = client.call(
-        "crm.timeline.comment.add",
-        {
-            "fields": {
-                "ENTITY_ID": event.lead_id,
-                "ENTITY_TYPE": "lead",
-                "COMMENT": mirror.timeline_comment(event),
-            }
-        },
-    )
-    try:
-        with transaction.atomic():
-            return LeadMirror.objects.create(
-                event=event,
-                timeline_comment_id=comment_id if isinstance(comment_id, int) else None,
-            )
-    except IntegrityError:
-        return LeadMirror.objects.get(event=event)
+        client = portal_client(event.portal)
+        statuses = ledger.lead_statuses(portal=event.portal, lead_id=event.lead_id)
+        client.call(
+            "crm.lead.update",
+            {"id": event.lead_id, "fields": mirror.lead_fields(statuses)},
+        )
+        comment_id = client.call(
+            "crm.timeline.comment.add",
+            {
+                "fields": {
+                    "ENTITY_ID": event.lead_id,
+                    "ENTITY_TYPE": "lead",
+                    "COMMENT": mirror.timeline_comment(event),
+                }
+            },
+        )
+        return LeadMirror.objects.create(
+            event=event,
+            timeline_comment_id=comment_id if isinstance(comment_id, int) else None,
+        )
 
 
 @shared_task(name="consent.mirror", bind=True, max_retries=MAX_RETRIES)

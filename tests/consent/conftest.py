@@ -9,6 +9,9 @@ from compliance.consent.models import Channel, ConsentSettings
 from compliance.journal import Actor
 from integrator.models import Portal
 
+# The installed sandbox portal of the integrator's tests, shared.
+from tests.integrator.conftest import salon, salon_portal, sandbox  # noqa: F401
+
 _numbers = itertools.count(1)
 
 ADMIN = Actor.user(1, "admin")
