@@ -308,9 +308,17 @@ class Client:
             response = self._exchange(url, data, method)
             location = response.headers.get("Location")
             if response.is_redirect and location:
-                # A renamed portal answers 302 from its old host: re-POST there.
-                url = urljoin(url, location)
-                moved_to = url
+                # A renamed portal answers 302 from its old host: re-POST there,
+                # but never hand the token to plain http after https.
+                target = urljoin(url, location)
+                secure = urlsplit(url).scheme == "https"
+                if secure and urlsplit(target).scheme != "https":
+                    raise errors.PermanentError(
+                        "insecure_redirect",
+                        "redirect from https to http",
+                        method=method,
+                    )
+                url = moved_to = target
                 continue
             break
         else:
