@@ -13,11 +13,14 @@ times two sweeps over the same number of leads, in real time:
 - the naive loop: offset paging one list page per request, the same batch
   deletes, no pacing (503s retried with back-off).
 
-Figures: ``requests`` sent, ``lower_bound`` = N/50 delete batches + N/2500
-list batches + 1 closing read, ``ratio``, ``rejected_503``, ``wall_s``,
-``bucket_min_s`` (the least time the portal's bucket allows for that many
-requests), and the naive loop's requests, deleted and left-over leads. The
-databases are dropped afterwards. The last line is one JSON object.
+Figures: ``requests`` sent, ``lower_bound`` = ceil(N/50) delete batches +
+floor(N/2500) full list batches + 1 list batch that meets the short (or
+empty) page, ``ratio``, ``rejected_503``, ``wall_s``, ``bucket_min_s`` (the
+least time the portal's bucket allows for that many requests: the burst goes
+at once, the rest at the drain rate), and the naive loop's requests, deleted
+and left-over leads. When ``wall_s`` is well above ``bucket_min_s`` the
+sandbox's own work (deleting 50 leads per batch), not the bucket, set the pace.
+The databases are dropped afterwards. The last line is one JSON object.
 """
 
 import argparse
