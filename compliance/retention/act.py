@@ -170,14 +170,11 @@ def act_docx(run: RetentionRun, number: str, lines: list[ActLine]) -> bytes:
     doc.add_paragraph(
         "Составлен по требованиям приказа Роскомнадзора от 28.10.2022 № 179."
     )
+    operator, operator_address, processors = _parties(run)
     items = [
-        ("а) Оператор", _or_blank(policy.operator_name, portal.domain)),
-        ("   Адрес оператора", _or_blank(policy.operator_address)),
-        (
-            "б) Лицо, обрабатывающее данные по поручению",
-            _or_blank(policy.processor_name, "не привлекалось"),
-        ),
-        ("   Адрес этого лица", _or_blank(policy.processor_address, "—")),
+        ("а) Оператор", _or_blank(operator, portal.domain)),
+        ("   Адрес оператора", _or_blank(operator_address)),
+        ("б) Лица, обрабатывающие данные по поручению", processors),
         ("д) Категории уничтоженных данных", _categories_text(all_categories)),
         ("е) Бумажные носители", PAPER),
         ("ж) Информационная система", system),
@@ -239,6 +236,23 @@ def act_docx(run: RetentionRun, number: str, lines: list[ActLine]) -> bytes:
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+def _parties(run: RetentionRun) -> tuple[str, str, str]:
+    """Operator, its address and processors: the policy's, else the consent texts'."""
+    policy = policy_for(run.portal)
+    operator, address = policy.operator_name, policy.operator_address
+    processors = []
+    if policy.processor_name:
+        processors.append(f"{policy.processor_name}, {policy.processor_address or '—'}")
+    consent = getattr(run.portal, "consent_settings", None)
+    if consent is not None:
+        operator = operator or consent.operator_name
+        address = address or consent.operator_address
+        for item in consent.processors or []:
+            if not policy.processor_name and isinstance(item, dict):
+                processors.append(f"{item.get('name', '')}, {item.get('address', '')}")
+    return operator, address, "; ".join(processors) or "не привлекались"
 
 
 def _or_blank(value: str, default: str = "") -> str:

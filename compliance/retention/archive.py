@@ -192,7 +192,7 @@ def archive_restore(*, archived_id: int, user_id: int) -> int:
     """
     with transaction.atomic():
         archived = (
-            ArchivedLead.objects.select_for_update()
+            ArchivedLead.objects.select_for_update(of=("self",))
             .select_related("portal", "key", "run_lead")
             .get(pk=archived_id)
         )

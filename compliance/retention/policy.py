@@ -274,15 +274,11 @@ def withdrawals(portal: Portal) -> dict[int, tuple[datetime, datetime]]:
 
 
 def _consent_source() -> Any:
-    # The consent ledger is a sibling app; imported late so retention works
-    # (with no withdrawals) on a deployment where it is not installed yet.
-    for name in ("compliance.consent", "compliance.consent.ledger"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        source = getattr(module, "withdrawn_leads", None)
-        if source is not None:
-            return source
-    logger.warning("consent ledger has no withdrawn_leads; none are destroyed")
-    return None
+    # The consent ledger is a sibling app; imported late so that retention
+    # still runs (finding no withdrawals) where the ledger is not installed.
+    try:
+        module = importlib.import_module("compliance.consent.ledger")
+    except ImportError:
+        logger.warning("consent ledger missing; no withdrawn leads are destroyed")
+        return None
+    return getattr(module, "withdrawn_leads", None)

@@ -410,6 +410,13 @@ def _purge_after(row: RunLead, now: datetime, grace_days: int) -> datetime:
     return max(after, now)
 
 
+def _code(error: errors.B24Error | None) -> str:
+    """A short code for a failed command: the platform's, else the error's kind."""
+    if error is None:
+        return "no_result"
+    return error.code or type(error).__name__
+
+
 def _fail(row: RunLead, code: str) -> None:
     row.attempts += 1
     row.last_error = (code or "error")[:64]
@@ -467,7 +474,7 @@ def archive_group(run: RetentionRun, client: Client, now: datetime) -> int:
             key = f"cm{row.lead_id}"
             if key not in outcome.results:
                 error = outcome.errors.get(key)
-                _fail(row, error.code if error else "no_result")
+                _fail(row, _code(error))
                 continue
             comments = _comments(
                 client, row.lead_id, outcome.results[key], key, outcome
@@ -593,7 +600,7 @@ def delete_group(run: RetentionRun, client: Client) -> int:
                         counter.hincrby("deleted", str(row.lead_id), 1)
                 elif not isinstance(error, errors.NotFound):
                     # A failed command, or one with no outcome at all: retried.
-                    _fail(row, error.code if error else "no_result")
+                    _fail(row, _code(error))
                     continue
                 row.state, row.deleted_at = State.DELETED, now
                 deleted_now.append(row)
