@@ -312,6 +312,16 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
                     r"(?:зовут|звать|имя|я|это)[\s,:—-]*$", _before(text, w.start)
                 )
             )
+        elif (
+            not w.known
+            and w.mass >= _STRONG
+            and w.text[0].isupper()
+            and not lower_case
+            and not _sentence_initial(text, w.start)
+        ):
+            # An unknown capitalised word the dictionary predicts to be a
+            # name or surname, in mid-sentence: "…сказал Видениус".
+            accepted[i] = True
     # A weak word next to an accepted one joins it ("Вера Ивановна").
     changed = True
     while changed:
