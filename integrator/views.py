@@ -5,13 +5,16 @@ from CSRF and authenticate by what Bitrix24 sends instead (the application
 token, or the viewing user's AUTH_ID checked with the portal).
 """
 
+import functools
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -23,6 +26,26 @@ from integrator.rest import portal_client
 logger = logging.getLogger(__name__)
 
 _HOST = re.compile(r"^[a-z0-9.-]+(:\d{1,5})?$")
+
+# Portal languages shown in Russian; every other one gets English.
+RUSSIAN_SPEAKING = {"ru", "ua", "by", "kz"}
+
+View = Callable[[HttpRequest], HttpResponse]
+
+
+def in_portal_language(view: View) -> View:
+    """Render a framed page in the portal's language (LANG), Russian first."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        lang = (request.GET.get("LANG") or request.POST.get("LANG") or "ru").lower()
+        language = "ru" if lang in RUSSIAN_SPEAKING else "en"
+        with translation.override(language):
+            response = view(request)
+            response["Content-Language"] = language
+        return response
+
+    return wrapper
 
 
 # --- the landing page -------------------------------------------------------------
@@ -60,6 +83,7 @@ def event_receiver(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@in_portal_language
 def install_wizard(request: HttpRequest) -> HttpResponse:
     """The wizard: confirm the portal, set it up, then let the page finish."""
     try:
@@ -108,6 +132,7 @@ def _posted_origin(request: HttpRequest) -> str | None:
 
 @csrf_exempt
 @require_POST
+@in_portal_language
 def app_page(request: HttpRequest) -> HttpResponse:
     """The app's main page in the portal: status and setup, for admins."""
     try:
@@ -146,6 +171,7 @@ def app_page(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
+@in_portal_language
 def lead_tab(request: HttpRequest) -> HttpResponse:
     """CRM_LEAD_DETAIL_TAB: the lead as the viewing user may see it."""
     try:

@@ -8,14 +8,14 @@
     return;
   }
   if (!window.BX24) {
-    status.textContent = "Библиотека Битрикс24 не загрузилась: откройте приложение из портала.";
+    status.textContent = root.dataset.noLibraryText;
     status.className = "pdn-status pdn-status--error";
     status.dataset.state = "failed";
     return;
   }
   window.BX24.init(function () {
     window.BX24.installFinish();
-    status.textContent = "Установка завершена. PDn Guard работает.";
+    status.textContent = root.dataset.finishedText;
     status.dataset.state = "finished";
   });
 })();

@@ -25,7 +25,7 @@
         return response.json();
       })
       .then(function (lead) {
-        title.textContent = lead.title || "Без названия";
+        title.textContent = lead.title || title.dataset.untitled;
         phones.textContent = String(lead.phone_count);
         document.body.dataset.refreshed = "1";
       })

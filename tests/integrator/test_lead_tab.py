@@ -33,8 +33,9 @@ live = pytest.mark.django_db(transaction=True, databases=["default", "sandbox"])
 
 def open_tab(salon, lead_id: int, user_id: int, **changes: str) -> requests.Response:
     frame = salon.driver.open_lead_tab(salon.ref, lead_id=lead_id, user_id=user_id)
-    query = {**frame.query, **{k: v for k, v in changes.items() if k == "DOMAIN"}}
-    form = {**frame.form, **{k: v for k, v in changes.items() if k != "DOMAIN"}}
+    in_query = {"DOMAIN", "LANG"}
+    query = {**frame.query, **{k: v for k, v in changes.items() if k in in_query}}
+    form = {**frame.form, **{k: v for k, v in changes.items() if k not in in_query}}
     return requests.post(frame.action, params=query, data=form, timeout=30)
 
 
@@ -74,6 +75,16 @@ def test_a_manager_opens_the_tab_and_sees_the_lead(salon, lead_id):
     assert "Запись на стрижку" in response.text
     assert 'id="pdn-phone-count">2<' in response.text
     assert "Согласие на обработку" in response.text
+
+
+@live
+def test_an_english_portal_gets_the_tab_in_english(salon, lead_id):
+    response = open_tab(salon, lead_id, MANAGER, LANG="en")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Language"] == "en"
+    assert "Consent to personal data processing" in response.text
+    assert "Согласие" not in response.text
 
 
 @live
