@@ -43,7 +43,7 @@ from requests_oauthlib import OAuth2Session
 
 from integrator import errors
 from integrator.models import Portal
-from integrator.pacing import redis_client
+from integrator.pacing import redis_client, redis_down_is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,9 @@ def portal_lock(member_id: str, *, ttl: float = LOCK_TTL) -> Iterator[None]:
     lock = redis_client(url).lock(
         f"b24:token-lock:{member_id}", timeout=ttl, blocking_timeout=LOCK_WAIT
     )
-    if not lock.acquire():
+    with redis_down_is_transient():
+        acquired = lock.acquire()
+    if not acquired:
         raise errors.Transient(
             "token_lock_busy", "another worker holds the portal's lock"
         )

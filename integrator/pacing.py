@@ -16,17 +16,19 @@ Without Redis (the zero-configuration demo) the same state lives in this
 process.
 """
 
+import contextlib
 import logging
 import math
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any, Protocol
 
 from django.conf import settings
 
-from integrator.errors import MethodBlocked, RateLimited
+from integrator.errors import MethodBlocked, RateLimited, Transient
 
 logger = logging.getLogger(__name__)
 
@@ -135,6 +137,20 @@ return tostring(level)
 """
 
 
+@contextlib.contextmanager
+def redis_down_is_transient() -> Iterator[None]:
+    """Without Redis no worker may pace or lock safely: the job waits, not fails."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as exc:
+        failure = type(exc).__name__
+    else:
+        return
+    raise Transient("redis_unavailable", failure)
+
+
 class RedisStore:
     def __init__(self, client: Any) -> None:
         self.redis = client
@@ -142,23 +158,28 @@ class RedisStore:
         self._fill = client.register_script(_FILL)
 
     def reserve(self, key: str, *, rate: float, burst: float, max_wait: float) -> float:
-        return float(self._reserve(keys=[key], args=[rate, burst, max_wait]))
+        with redis_down_is_transient():
+            return float(self._reserve(keys=[key], args=[rate, burst, max_wait]))
 
     def fill(self, key: str, *, rate: float, level: float) -> None:
-        self._fill(keys=[key], args=[rate, level])
+        with redis_down_is_transient():
+            self._fill(keys=[key], args=[rate, level])
 
     def get_method(self, key: str) -> dict[str, float]:
-        raw = self.redis.hgetall(key)
+        with redis_down_is_transient():
+            raw = self.redis.hgetall(key)
         return {k.decode(): float(v) for k, v in raw.items()}
 
     def set_method(self, key: str, values: dict[str, float], *, ttl: float) -> None:
-        pipe = self.redis.pipeline()
-        pipe.hset(key, mapping={k: repr(v) for k, v in values.items()})
-        pipe.expire(key, max(1, math.ceil(ttl)))
-        pipe.execute()
+        with redis_down_is_transient():
+            pipe = self.redis.pipeline()
+            pipe.hset(key, mapping={k: repr(v) for k, v in values.items()})
+            pipe.expire(key, max(1, math.ceil(ttl)))
+            pipe.execute()
 
     def now(self) -> float:
-        seconds, micros = self.redis.time()
+        with redis_down_is_transient():
+            seconds, micros = self.redis.time()
         return float(seconds) + float(micros) / 1_000_000
 
 

@@ -5,9 +5,16 @@ import threading
 import uuid
 
 import pytest
+import redis
 
-from integrator.errors import MethodBlocked, RateLimited
-from integrator.pacing import Pacer, PacingConfig, default_store, is_enterprise
+from integrator.errors import MethodBlocked, RateLimited, Transient
+from integrator.pacing import (
+    Pacer,
+    PacingConfig,
+    RedisStore,
+    default_store,
+    is_enterprise,
+)
 
 
 def _pacer(config: PacingConfig, waits: list[float]) -> Pacer:
@@ -141,3 +148,13 @@ def test_enterprise_plans_get_the_larger_bucket():
 def test_the_bucket_lives_in_redis_when_configured(settings):
     assert settings.REDIS_URL
     assert type(default_store()).__name__ == "RedisStore"
+
+
+def test_without_redis_a_job_is_told_to_come_back_later():
+    store = RedisStore(redis.Redis(host="127.0.0.1", port=9, socket_timeout=0.5))
+    pacer = Pacer("unreachable", config=PacingConfig(), store=store)
+
+    with pytest.raises(Transient) as down:
+        pacer.acquire()
+
+    assert down.value.code == "redis_unavailable"
