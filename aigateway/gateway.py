@@ -366,16 +366,26 @@ def stream_relay(
                 return
             if not isinstance(chunk, dict):
                 continue
+            if "error" in chunk:
+                # The vendor's own message may quote the prompt: code only.
+                outcome, error_code = "failed", "upstream_stream_error"
+                break
             chunks += 1
             last = chunk
             for choice in chunk.get("choices") or []:
                 restorers.restore_delta(choice)
             chunk["model"] = request.model
             yield _event(chunk)
+        else:
+            # No [DONE]: the connection ended early, the answer may be cut.
+            outcome, error_code = "failed", "upstream_stream_truncated"
 
         tail = restorers.flush(last, request.model)
         if tail is not None:
             yield _event(tail)
+        if error_code:
+            yield _event(_stream_error(error_code))
+            return
         yield b"data: [DONE]\n\n"
     except requests.RequestException:
         outcome, error_code = "failed", "upstream_stream_broken"

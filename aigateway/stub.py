@@ -8,7 +8,9 @@ personal data reached it:
 - ``stub-reorder``: the placeholders of the last user message, last first;
 - ``stub-repeat``: each placeholder of the last user message twice;
 - ``stub-fail``: HTTP 500; ``stub-garbage``: a body that is not JSON;
-- ``stub-slow``: the echo after ``slow_seconds``.
+- ``stub-slow``: the echo after ``slow_seconds``;
+- ``stub-truncate``: a stream that stops halfway, without ``[DONE]``;
+- ``stub-stream-error``: a stream that reports an error after two chunks.
 
 ``GET /_stub/received`` lists what it received; ``POST /_stub/reset`` clears it.
 Streamed answers are cut into pieces of ``chunk_size`` characters, or at the
@@ -127,8 +129,18 @@ class StubUpstream:
             )
 
         yield chunk({"role": "assistant", "content": ""}, None)
-        for piece in self._pieces(answer):
+        pieces = self._pieces(answer)
+        if model == "stub-truncate":
+            pieces = pieces[: len(pieces) // 2]
+        for n, piece in enumerate(pieces):
+            if model == "stub-stream-error" and n == 2:
+                error = _error(f"failed after {''.join(pieces[:2])}", "stub_error")
+                yield b"data: " + json.dumps(error, ensure_ascii=False).encode()
+                yield b"\n\n"
+                return
             yield chunk({"content": piece}, None)
+        if model == "stub-truncate":
+            return
         yield chunk({}, "stop")
         yield b"data: [DONE]\n\n"
 

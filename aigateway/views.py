@@ -9,7 +9,6 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from aigateway import gateway
 from aigateway.errors import GatewayError, forbidden, unauthorised
@@ -38,9 +37,14 @@ def _authorise(request: HttpRequest) -> ApiKey:
 
 
 @csrf_exempt
-@require_POST
 def chat_completions(request: HttpRequest) -> HttpResponseBase:
     """POST /v1/chat/completions, plain or streamed."""
+    if request.method != "POST":
+        refusal = GatewayError(
+            405, "invalid_request_error", "method_not_allowed", "Use POST."
+        ).response()
+        refusal["Allow"] = "POST"
+        return refusal
     try:
         api_key = _authorise(request)
         if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY:

@@ -23,6 +23,8 @@ STUB_MODELS = {
     "assistant-broken": "stub-fail",
     "assistant-garbage": "stub-garbage",
     "assistant-slow": "stub-slow",
+    "assistant-truncate": "stub-truncate",
+    "assistant-stream-error": "stub-stream-error",
 }
 _numbers = itertools.count(1)
 

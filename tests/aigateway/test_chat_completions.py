@@ -221,3 +221,5 @@ def test_the_endpoint_needs_no_csrf_token_but_only_answers_post(gateway):
     response = requests.get(gateway.url, timeout=10)
 
     assert response.status_code == 405
+    assert response.headers["Allow"] == "POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"

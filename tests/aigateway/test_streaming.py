@@ -90,3 +90,28 @@ def test_a_vendor_failing_before_the_stream_is_a_502_json_error(gateway, stub):
 
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "upstream_status_500"
+
+
+def stream_events(response):
+    assert response.status_code == 200
+    return [
+        line[len("data: ") :]
+        for line in response.iter_lines(decode_unicode=True)
+        if line.startswith("data: ")
+    ]
+
+
+def test_a_stream_cut_short_by_the_vendor_ends_in_an_error_not_done(gateway, stub):
+    events = stream_events(stream(gateway, CHAT, model="assistant-truncate"))
+
+    assert "[DONE]" not in events
+    assert json.loads(events[-1])["error"]["code"] == "upstream_stream_truncated"
+
+
+def test_a_vendor_error_inside_the_stream_is_passed_on_as_a_code(gateway, stub):
+    events = stream_events(stream(gateway, CHAT, model="assistant-stream-error"))
+
+    assert "[DONE]" not in events
+    error = json.loads(events[-1])["error"]
+    assert error["code"] == "upstream_stream_error"
+    assert "failed after" not in events[-1]
