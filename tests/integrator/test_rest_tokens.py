@@ -383,3 +383,33 @@ def test_a_token_rejected_as_unknown_is_retried_once_with_a_newer_stored_one(
 
     assert stale.call("crm.lead.get", {"id": lead_id})["ID"] == str(lead_id)
     assert world.counters().get("refresh_calls", 0) == 0
+
+
+def test_the_refresh_goes_to_the_host_of_the_stored_server_endpoint(sandbox_server):
+    world = installed_portal(sandbox_server.url)
+    lead_id = world.add_leads(1)[0]
+    world.sandbox.expire_tokens(world.ref)
+    world.sandbox.reset_counters(world.ref)
+    Portal.objects.filter(pk=world.portal.pk).update(
+        server_endpoint="http://127.0.0.1:9/rest/"
+    )
+    before = _stored(world.portal)
+
+    with pytest.raises(errors.Transient) as unreachable:
+        portal_client(Portal.objects.get(pk=world.portal.pk), pacing=FAST_RETRIES).call(
+            "crm.lead.get", {"id": lead_id}
+        )
+
+    assert unreachable.value.code == "network_error"
+    assert world.counters().get("refresh_calls", 0) == 0
+    assert _stored(world.portal) == before
+
+    # Another region's auth server, named the same way: only the origin counts.
+    Portal.objects.filter(pk=world.portal.pk).update(
+        server_endpoint=f"{sandbox_server.url}/rest/"
+    )
+    lead = portal_client(
+        Portal.objects.get(pk=world.portal.pk), pacing=FAST_RETRIES
+    ).call("crm.lead.get", {"id": lead_id})
+    assert lead["ID"] == str(lead_id)
+    assert world.counters()["refresh_calls"] == 1
