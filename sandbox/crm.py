@@ -989,3 +989,54 @@ def crm_item_delete(call: Call) -> list[Any]:
     lead = _item(call)
     lead_remove(lead=lead, user_uid=call.user.uid)
     return []
+
+
+def comment_payload(comment: TimelineComment, tz: str) -> dict[str, Any]:
+    return {
+        "ID": str(comment.pk),
+        "ENTITY_ID": str(comment.entity_id),
+        "ENTITY_TYPE": comment.entity_type,
+        "CREATED": iso(comment.created, tz),
+        "COMMENT": comment.comment,
+        "AUTHOR_ID": str(comment.author_uid),
+        "FILES": {},
+    }
+
+
+@method("crm.timeline.comment.list", "crm")
+def crm_timeline_comment_list(call: Call) -> Page:
+    filters = call.param("filter", "FILTER")
+    if not isinstance(filters, dict):
+        filters = {}
+    entity_type = str(filters.get("ENTITY_TYPE") or "").lower()
+    try:
+        entity_id = int(str(filters.get("ENTITY_ID")))
+    except (TypeError, ValueError):
+        entity_id = 0
+    if not entity_type or entity_id <= 0:
+        raise RestError("100", "ENTITY_ID and ENTITY_TYPE are required in filter", 400)
+    if entity_type == "lead" and not visible_leads(call).filter(pk=entity_id).exists():
+        raise legacy_error("Access denied.")
+    comments = TimelineComment.objects.filter(
+        portal=call.portal, entity_type=entity_type, entity_id=entity_id
+    )
+    order = call.param("order", "ORDER")
+    descending = isinstance(order, dict) and any(
+        str(v).upper() == "DESC" for v in order.values()
+    )
+    comments = comments.order_by("-pk" if descending else "pk")
+    try:
+        start = max(int(str(call.param("start") or 0)), 0)
+    except ValueError:
+        start = 0
+    total = comments.count()
+    rows = [
+        comment_payload(c, call.portal.time_zone)
+        for c in comments[start : start + PAGE]
+    ]
+    select = call.param("select", "SELECT")
+    if select:
+        keep = {str(s) for s in _as_list(select)} | {"ID"}
+        rows = [{k: v for k, v in row.items() if k in keep} for row in rows]
+    following = start + PAGE if start + PAGE < total else None
+    return Page(rows, total, following)

@@ -172,3 +172,30 @@ def test_timeline_comment_needs_lowercase_fields(installed):
     assert upper.json()["error"] == "100"
     assert empty.json()["error"] == "INVALID_ARG_VALUE"
     assert orphan.json()["error"] == "OWNER_NOT_FOUND"
+
+
+def test_timeline_comments_list_per_lead(installed, sandbox):
+    lead_id = add_lead(installed, TITLE="x")
+    for text in ("Согласие получено", "Отзыв согласия"):
+        installed.call(
+            "crm.timeline.comment.add",
+            {"fields": {"ENTITY_ID": lead_id, "ENTITY_TYPE": "lead", "COMMENT": text}},
+        )
+    listed = installed.call(
+        "crm.timeline.comment.list",
+        {"filter": {"ENTITY_ID": lead_id, "ENTITY_TYPE": "lead"}},
+    ).json()
+    peter = sandbox.issue_tokens(installed.portal.ref, user_id=4)["access_token"]
+    denied = installed.call(
+        "crm.timeline.comment.list",
+        {"filter": {"ENTITY_ID": lead_id, "ENTITY_TYPE": "lead"}},
+        auth=peter,
+    )
+
+    assert [c["COMMENT"] for c in listed["result"]] == [
+        "Согласие получено",
+        "Отзыв согласия",
+    ]
+    assert listed["total"] == 2
+    assert listed["result"][0]["AUTHOR_ID"] == "1"
+    assert denied.json() == {"error": "", "error_description": "Access denied."}

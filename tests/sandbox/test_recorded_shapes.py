@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db(databases=["default", "sandbox"])
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "b24"
 # Keys that name things of the documentation's own portal.
-PORTAL_SPECIFIC = re.compile(r"^(UF_CRM_|ufCrm|parentId|get_department$)")
+# Keys that name things of the documentation's own portal (and FILES, which the
+# sandbox does not store: comments come back with an empty map).
+PORTAL_SPECIFIC = re.compile(r"^(UF_CRM_|ufCrm|parentId|get_department$|FILES$)")
 KEYED_BY_DATA = ("langAll",)
 
 
@@ -99,6 +101,10 @@ def crm(sandbox, installed, app):
         },
     ).json()["result"]
     installed.call(
+        "crm.timeline.comment.add",
+        {"fields": {"ENTITY_ID": lead_id, "ENTITY_TYPE": "lead", "COMMENT": "Да"}},
+    )
+    installed.call(
         "placement.bind",
         {
             "PLACEMENT": "CRM_LEAD_DETAIL_TAB",
@@ -118,6 +124,9 @@ CALLS = {
     "crm.lead.userfield.list": lambda lead: {},
     "crm.timeline.comment.add": lambda lead: {
         "fields": {"ENTITY_ID": lead, "ENTITY_TYPE": "lead", "COMMENT": "x"}
+    },
+    "crm.timeline.comment.list": lambda lead: {
+        "filter": {"ENTITY_ID": lead, "ENTITY_TYPE": "lead"}
     },
     "crm.item.list": lambda lead: {"entityTypeId": 1},
     "crm.item.get": lambda lead: {"entityTypeId": 1, "id": lead},
