@@ -70,6 +70,24 @@ def body(lead_id: int) -> bytes:
     return urlencode(fields).encode()
 
 
+def server_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of gunicorn's master and workers, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        pid, ppid = int(entry.name), int(fields[1])
+        if pid == master_pid or ppid == master_pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def wait_until_up(port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -190,7 +208,12 @@ def main() -> None:
         wait_until_up(port, server)
         # Warm-up: connections to PostgreSQL and Redis, imports, caches.
         run_load(port, 400, args.concurrency, offset=10_000_000)
+        cpu_before = server_cpu_seconds(server.pid)
         figures = run_load(port, args.events, args.concurrency, offset=0)
+        # CPU per event is what the figures above would be bound by on an
+        # otherwise idle machine; wall-clock figures suffer on a busy one.
+        cpu_ms = (server_cpu_seconds(server.pid) - cpu_before) / args.events * 1000
+        figures["server_cpu_ms_per_event"] = round(cpu_ms, 2)
 
         with psycopg.connect(f"{PG}/{db_name}") as conn:
             recorded = conn.execute(
