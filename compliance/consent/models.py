@@ -299,3 +299,138 @@ class LeadMirror(models.Model):
 
     def __str__(self) -> str:
         return f"mirror of {self.event_id}"
+
+
+class ChatTurn(models.Model):
+    """One open-line message the consent bot received; unique per message id.
+
+    The receiver stores it and enqueues its id; a repeat of the same
+    MESSAGE_ID hits the unique key and is never processed twice. The text is
+    sealed and cleared once processed: it stays only on the ledger event, if
+    it was an answer.
+    """
+
+    class Outcome(models.TextChoices):
+        PENDING = "", _("Ожидает обработки")
+        OWN = "own", _("Сообщение самого бота")
+        SYSTEM = "system", _("Системное сообщение")
+        OPERATOR = "operator", _("Сообщение оператора")
+        NOT_LINES = "not_lines", _("Не открытая линия")
+        ASKED = "asked", _("Отправлен запрос согласия")
+        ANSWERED = "answered", _("Записан ответ")
+        REASKED = "reasked", _("Запрос повторён")
+        HANDED_OVER = "handed_over", _("Передано оператору")
+        WITHDRAWN = "withdrawn", _("Согласие отозвано")
+        SETTLED = "settled", _("Согласия уже получены")
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(max_length=32)
+    bot_id = models.PositiveIntegerField()
+    message_id = models.PositiveBigIntegerField()
+    dialog_id = models.CharField(max_length=64)
+    chat_id = models.PositiveBigIntegerField(null=True, blank=True)
+    from_user_id = models.PositiveBigIntegerField(null=True, blank=True)
+    from_client = models.BooleanField(default=False)
+    system = models.BooleanField(default=False)
+    entity_type = models.CharField(max_length=32, blank=True)
+    entity_data_1 = models.CharField(max_length=255, blank=True)
+    entity_data_2 = models.CharField(max_length=255, blank=True)
+    entity_id_sealed = models.TextField(blank=True)
+    text_sealed = models.TextField(blank=True)
+    platform_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(
+        max_length=16, choices=Outcome.choices, default=Outcome.PENDING, blank=True
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("сообщение чата")
+        verbose_name_plural = _("сообщения чата")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portal", "event", "message_id"], name="consent_turn_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.message_id}"
+
+    def _purpose(self) -> str:
+        return f"consent-chat:{self.portal.member_id}"
+
+    def seal_text(self, text: str) -> None:
+        self.text_sealed = crypto.seal(text, purpose=self._purpose()) if text else ""
+
+    def seal_entity_id(self, entity_id: str) -> None:
+        self.entity_id_sealed = (
+            crypto.seal(entity_id, purpose=self._purpose()) if entity_id else ""
+        )
+
+    @property
+    def text(self) -> str:
+        if not self.text_sealed:
+            return ""
+        return crypto.unseal(self.text_sealed, purpose=self._purpose())
+
+    @property
+    def entity_id(self) -> str:
+        if not self.entity_id_sealed:
+            return ""
+        return crypto.unseal(self.entity_id_sealed, purpose=self._purpose())
+
+
+class ChatSession(models.Model):
+    """One open-line chat as the consent bot sees it; its row serialises turns."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="+")
+    chat_id = models.PositiveBigIntegerField()
+    dialog_id = models.CharField(max_length=64)
+    bot_id = models.PositiveIntegerField()
+    lead_id = models.PositiveBigIntegerField(null=True, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("диалог открытой линии")
+        verbose_name_plural = _("диалоги открытых линий")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["portal", "chat_id"], name="consent_session_per_chat"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.dialog_id
+
+
+class BotReply(models.Model):
+    """A message the consent bot sent (or handed the chat over); no client data."""
+
+    class Kind(models.TextChoices):
+        REQUEST = "request", _("Запрос согласия")
+        REASK = "reask", _("Повторный запрос")
+        CONFIRM = "confirm", _("Подтверждение")
+        DENIED = "denied", _("Отказ принят")
+        WITHDRAWN = "withdrawn", _("Отзыв принят")
+        HANDOVER = "handover", _("Передача оператору")
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(
+        ChatSession, on_delete=models.CASCADE, related_name="replies"
+    )
+    turn = models.ForeignKey(ChatTurn, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, blank=True)
+    text = models.TextField(blank=True)
+    b24_message_id = models.PositiveBigIntegerField(null=True, blank=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ответ бота")
+        verbose_name_plural = _("ответы бота")
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.session_id}"
