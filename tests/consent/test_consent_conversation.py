@@ -28,11 +28,12 @@ State = ConsentStatus.State
 class RecordingSender:
     sent: list[tuple[str, str, bool]] = field(default_factory=list)
     handed_over: list[int] = field(default_factory=list)
-    ids: itertools.count = field(default_factory=lambda: itertools.count(70001))
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(70001))
 
     def send(self, *, bot_id, dialog_id, text, keyboard=None) -> int:
         self.sent.append((dialog_id, text, keyboard is not None))
-        return next(self.ids)
+        message_id: int = next(self.ids)
+        return message_id
 
     def hand_over(self, *, chat_id) -> None:
         self.handed_over.append(chat_id)
@@ -190,6 +191,7 @@ def test_a_turn_run_twice_by_the_worker_does_nothing_the_second_time(
         entity_id=ENTITY_ID,
         entity_data_1=DATA_1,
     )
+    assert turn is not None
 
     conversation.turn_process(turn_id=turn.pk, sender=sender)
     conversation.turn_process(turn_id=turn.pk, sender=sender)
