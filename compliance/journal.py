@@ -37,6 +37,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from b24app import crypto
 from compliance import chain
@@ -65,6 +66,28 @@ HARMLESS_DIGITS_RE = re.compile(
 DIGIT_RUN_RE = re.compile(r"\d(?:[\s().\-]*\d){5,}")
 MAX_DETAIL_INT = 10**9
 ACTOR_KINDS = frozenset({"user", "api", "app", "system"})
+
+
+# Labels for the codes in use, for pages that show the journal. Codes not
+# listed are still accepted (a new feature journals before it is labelled).
+ACTION_LABELS = {
+    "portal.installed": _("Приложение установлено"),
+    "portal.uninstalled": _("Приложение удалено"),
+    "settings.changed": _("Настройки изменены"),
+    "role.assigned": _("Роль назначена"),
+    "role.revoked": _("Роль снята"),
+    "api.token.issued": _("Выдан токен API"),
+    "api.token.revoked": _("Токен API отозван"),
+    "lead.phone.revealed": _("Телефон показан"),
+    "lead.phone.changed": _("Телефон изменён"),
+    "lead.viewed": _("Лид просмотрен"),
+    "consent.given": _("Согласие получено"),
+    "consent.withdrawn": _("Согласие отозвано"),
+    "retention.archived": _("Лид архивирован"),
+    "retention.destroyed": _("Данные уничтожены"),
+    "journal.exported": _("Журнал выгружен"),
+    "vault.keys.rotated": _("Ключи шифрования заменены"),
+}
 
 
 class JournalError(ValueError):

@@ -434,3 +434,12 @@ def test_eight_concurrent_writers_leave_a_gapless_valid_chain(make_portal):
     )
     assert seqs == list(range(1, 201))
     assert verify_chain(portal).ok
+
+
+def test_every_labelled_action_code_is_accepted(portal):
+    from compliance.journal import ACTION_LABELS
+
+    for action in ACTION_LABELS:
+        journal_record(portal=portal, action=action, actor=Actor.system())
+
+    assert verify_chain(portal).entries == len(ACTION_LABELS)
