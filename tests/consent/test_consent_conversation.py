@@ -4,6 +4,8 @@ The sender stands for the bot's way of speaking; the sandbox chat tests
 drive the same conversation through Bitrix24's real payloads.
 """
 
+from __future__ import annotations
+
 import itertools
 from dataclasses import dataclass, field
 
