@@ -61,7 +61,13 @@ State = RunLead.State
 
 
 def lock_ttl() -> int:
-    return int(getattr(settings, "PDN_RETENTION_LOCK_TTL", 120))
+    """Seconds a dead worker's lock outlives it.
+
+    Longer than a request may take (65 s read timeout), so a resumed worker
+    never re-sends a group while the dead one's batch may still be running on
+    the portal.
+    """
+    return int(getattr(settings, "PDN_RETENTION_LOCK_TTL", 150))
 
 
 # --- locks ------------------------------------------------------------------------
@@ -360,7 +366,7 @@ def _counter(run: RetentionRun) -> Any:
             self.client = redis_client(settings.REDIS_URL)
 
         def hincrby(self, key: str, field_name: str, by: int) -> None:
-            name = f"pdn:retention:run:{run.pk}:{key}"
+            name = f"{_counter_prefix(run)}:{key}"
             pipe = self.client.pipeline()
             pipe.hincrby(name, field_name, by)
             pipe.expire(name, 7 * 86400)
@@ -369,14 +375,20 @@ def _counter(run: RetentionRun) -> Any:
     return _Hash()
 
 
+def _counter_prefix(run: RetentionRun) -> str:
+    # Row ids are reused after a database is rebuilt; member_id and date are not.
+    return f"pdn:retention:run:{run.portal.member_id}:{run.run_date}:{run.pk}"
+
+
 def run_figures(run: RetentionRun) -> dict[str, int]:
     """Requests sent and delete commands per lead, as counted outside transactions."""
     if not settings.REDIS_URL:
         return {}
     client = redis_client(settings.REDIS_URL)
-    counts = client.hgetall(f"pdn:retention:run:{run.pk}:counts")
-    deleted = client.hgetall(f"pdn:retention:run:{run.pk}:deleted")
-    sent = client.hgetall(f"pdn:retention:run:{run.pk}:sent")
+    prefix = _counter_prefix(run)
+    counts = client.hgetall(f"{prefix}:counts")
+    deleted = client.hgetall(f"{prefix}:deleted")
+    sent = client.hgetall(f"{prefix}:sent")
     return {
         "requests": int(counts.get(b"requests", 0)),
         "deleted_twice": sum(1 for v in deleted.values() if int(v) > 1),
