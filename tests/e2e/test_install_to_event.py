@@ -70,6 +70,12 @@ def test_the_admin_installs_opens_the_tab_and_an_edit_is_processed(portal_ui, pa
     stored = Portal.objects.get(member_id=portal.member_id)
     assert stored.status == Portal.Status.ACTIVE
 
+    # The app's own page, from the portal's menu, for the admin.
+    page.goto(f"{portal.base_url}/marketplace/app/")
+    app_page = page.frame_locator("#app-frame")
+    app_page.locator('#pdn-portal-status[data-status="active"]').wait_for()
+    assert app_page.locator("#pdn-setup-state").get_attribute("data-done") == "1"
+
     # A manager's view of the lead: the tab shows the lead as the app sees it.
     page.goto(f"{portal.base_url}/crm/lead/details/{lead_id}/?tab=app")
     tab = page.frame_locator("#placement-frame")
@@ -145,3 +151,23 @@ def test_a_lead_deleted_in_the_portal_is_recorded_as_gone(portal_ui):
         what="the delete to be processed",
     )
     assert delivery.outcome == EventDelivery.Outcome.GONE
+
+
+def test_uninstall_with_clean_purges_the_local_data_in_the_worker(portal_ui):
+    driver, portal = portal_ui
+    driver.install(portal.ref, user_id=ADMIN)
+    driver.finish_install(portal.ref)
+    lead_id = driver.create_lead(portal.ref, {"TITLE": "Будет удалено"})
+    driver.wait_for_deliveries(portal.ref)
+
+    driver.uninstall(portal.ref, clean=True)
+
+    stored = wait_for(
+        lambda: Portal.objects.filter(
+            member_id=portal.member_id, purged_at__isnull=False
+        ).first(),
+        what="the purge to run",
+    )
+    assert stored.status == Portal.Status.UNINSTALLED
+    assert (stored.access_token, stored.refresh_token) == ("", "")
+    assert not EventDelivery.objects.filter(portal=stored, entity_id=lead_id).exists()
