@@ -1040,3 +1040,95 @@ def crm_timeline_comment_list(call: Call) -> Page:
         rows = [{k: v for k, v in row.items() if k in keep} for row in rows]
     following = start + PAGE if start + PAGE < total else None
     return Page(rows, total, following)
+
+
+# --- directories and duplicates ------------------------------------------------
+
+STATUS_LIST: dict[str, list[tuple[str, str, str | None]]] = {
+    "STATUS": [
+        ("NEW", "Не обработан", "P"),
+        ("IN_PROCESS", "В работе", "P"),
+        ("PROCESSED", "Обработан", "P"),
+        ("JUNK", "Некачественный лид", "F"),
+        ("CONVERTED", "Качественный лид", "S"),
+    ],
+    "SOURCE": [
+        ("CALL", "Звонок", None),
+        ("WEB", "Веб-сайт", None),
+        ("WEBFORM", "CRM-форма", None),
+        ("WHATSAPP", "WhatsApp", None),
+        ("TELEGRAM", "Telegram", None),
+        ("INSTAGRAM", "Instagram", None),
+        ("OTHER", "Другое", None),
+    ],
+}
+SEMANTICS = {"P": "process", "S": "success", "F": "failure"}
+
+
+@method("crm.status.list", "crm")
+def crm_status_list(call: Call) -> Page:
+    filters = call.param("filter", "FILTER")
+    wanted = str(filters.get("ENTITY_ID", "")) if isinstance(filters, dict) else ""
+    rows = []
+    for number, (entity, items) in enumerate(STATUS_LIST.items()):
+        if wanted and wanted != entity:
+            continue
+        for index, (code, name, semantic) in enumerate(items):
+            extra = {"SEMANTICS": SEMANTICS.get(semantic or "", ""), "COLOR": "#39A8EF"}
+            rows.append(
+                {
+                    "ID": str(100 * (number + 1) + index),
+                    "ENTITY_ID": entity,
+                    "STATUS_ID": code,
+                    "NAME": name,
+                    "NAME_INIT": name,
+                    "SORT": str(10 * (index + 1)),
+                    "SYSTEM": "Y",
+                    "CATEGORY_ID": None,
+                    "COLOR": "#39A8EF" if semantic else None,
+                    "SEMANTICS": semantic if semantic in ("S", "F") else None,
+                    **({"EXTRA": extra} if semantic else {}),
+                }
+            )
+    return Page(rows, len(rows), None)
+
+
+def phone_key(value: str) -> str:
+    """Digits of a Russian number without its trunk prefix (8 or 7)."""
+    digits = re.sub(r"\D", "", value.split("доб")[0].split("ext")[0])
+    if len(digits) == 11 and digits[0] in "78":
+        return digits[1:]
+    return digits
+
+
+@method("crm.duplicate.findbycomm", "crm")
+def crm_duplicate_findbycomm(call: Call) -> Any:
+    kind = str(call.param("type", "TYPE") or "").upper()
+    values = call.param("values", "VALUES")
+    if not kind:
+        raise RestError(
+            "Communication type is not defined", "Parameter 'type' is required."
+        )
+    if kind not in ("PHONE", "EMAIL"):
+        raise RestError(
+            f"Communication type '{kind}' is not supported in current context",
+            "Unsupported communication type.",
+        )
+    if not values:
+        raise RestError(
+            "Communication values is not defined", "Parameter 'values' is required."
+        )
+    wanted_values = [str(v) for v in _as_list(values)][:20]
+    entity = str(call.param("entity_type", "ENTITY_TYPE") or "LEAD").upper()
+    if call.user.crm_access == "none" and not call.user.is_admin:
+        raise RestError("403", "Access denied", 403)
+    if entity != "LEAD":
+        return []  # the sandbox keeps leads only
+    rows = Multifield.objects.filter(lead__portal=call.portal, type_id=kind)
+    if kind == "PHONE":
+        keys = {phone_key(v) for v in wanted_values}
+        ids = {row.lead_id for row in rows if phone_key(row.value) in keys}
+    else:
+        lowered = {v.strip().lower() for v in wanted_values}
+        ids = {row.lead_id for row in rows if row.value.strip().lower() in lowered}
+    return {"LEAD": sorted(ids)} if ids else []

@@ -344,3 +344,19 @@ class EventDelivery(models.Model):
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+class ConsentRecord(models.Model):
+    """userconsent.consent.add: write-only on Bitrix24, kept here for tests."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE)
+    agreement_id = models.IntegerField()
+    ip = models.CharField(max_length=45)
+    user_uid = models.IntegerField(null=True, blank=True)
+    url = models.CharField(max_length=500, default="", blank=True)
+    origin_id = models.CharField(max_length=200, default="", blank=True)
+    originator_id = models.CharField(max_length=200, default="", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"consent {self.pk} to agreement {self.agreement_id}"
