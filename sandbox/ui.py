@@ -144,6 +144,7 @@ def lead_card(request: HttpRequest, lead_id: int, slug: str = "") -> HttpRespons
         lead = _visible_lead(portal, user, lead_id)
     except Http404:
         return _render(request, "denied.html", context)
+    # Placements stay hidden until the app has called installFinish.
     tab_frame: Frame | None = None
     binding = PlacementBinding.objects.filter(
         portal=portal, app=context["app"], placement="CRM_LEAD_DETAIL_TAB"

@@ -1,6 +1,7 @@
 """The portal's pages in headless Chromium: install, lead tab, edit, switcher."""
 
 import pytest
+import requests
 
 pytestmark = [
     pytest.mark.django_db(databases=["default", "sandbox"]),
@@ -139,3 +140,27 @@ def test_the_apps_main_page_opens_in_a_frame_with_the_users_tokens(
     [posted] = app.posts_to("/b24/app/")
     assert posted.form["PLACEMENT"] == "DEFAULT"
     assert "DOMAIN=" in posted.query
+
+
+def test_the_lead_tab_appears_only_after_install_finish(
+    sandbox, portal, app, browser_page
+):
+    form = sandbox.install(portal.ref)["frame"]["form"]
+    bound = requests.post(
+        portal.client_endpoint + "placement.bind",
+        json={
+            "auth": form["AUTH_ID"],
+            "PLACEMENT": "CRM_LEAD_DETAIL_TAB",
+            "HANDLER": app.url + "/b24/placement/lead-tab/",
+        },
+        timeout=10,
+    )
+    assert bound.json()["result"] is True
+    lead_id = sandbox.create_lead(portal.ref, {"TITLE": "x"})
+    page = browser_page
+
+    page.goto(f"{portal.base_url}/crm/lead/details/{lead_id}/?as=1")
+    assert page.locator("#tab-app").count() == 0
+    sandbox.finish_install(portal.ref)
+    page.reload()
+    assert page.locator("#tab-app").count() == 1
