@@ -33,7 +33,7 @@ _AMBIGUOUS = frozenset(
         "любовь", "любови", "любовью",
         "роза", "розы", "розу", "розе", "лилия", "лилии", "слава", "славы",
         "лада", "марка", "ник", "роман", "романа", "лев", "льва", "виктория",
-        "победа", "мир", "мира", "юля", "том", "тома", "майя", "март", "марта",
+        "победа", "мир", "мира", "том", "тома", "майя", "март", "марта",
         "ленина", "муза", "заря", "ангел", "мороз", "орел", "орёл", "сокол",
         "волк",
     }
@@ -295,15 +295,24 @@ def find_names(text: str, blocked: list[tuple[int, int]]) -> list[Span]:
             initial = _sentence_initial(text, w.start)
             if lowered(w) in _AMBIGUOUS:
                 # "Вера" is as likely faith as a woman: a neighbouring name
-                # or a cue decides, natasha alone does not.
-                accepted[i] = False
-            elif alone and w.known and w.mass == 0:
-                # A capitalised common noun in the nominative ("Вопрос о…",
-                # "Артикул 725374") is a word; an oblique form ("Шумов
-                # первым…") may be a name.
-                top = parses(w.text.lower())[0]
+                # or a cue decides; natasha only in mid-sentence right after
+                # a verb or preposition ("Позовите Веру", "у Любови").
+                accepted[i] = (
+                    not initial
+                    and not lower_case
+                    and i > 0
+                    and words[i - 1].end >= w.start - 2
+                    and parses(words[i - 1].text.lower())[0].tag.POS in ("VERB", "PREP")
+                )
+            elif w.known and w.mass == 0:
+                # A capitalised common noun in the nominative opening a
+                # sentence ("Вопрос о…") or naming a number ("Артикул 725374")
+                # is a word; an oblique form ("Шумов первым…") may be a name.
+                nominative = any(p.tag.case == "nomn" for p in parses(w.text.lower()))
                 before_number = re.match(r"\s*№?\s*\d", text[w.end : w.end + 4])
-                accepted[i] = top.tag.case != "nomn" or not (initial or before_number)
+                accepted[i] = not nominative or not (
+                    (initial and alone) or before_number
+                )
             else:
                 accepted[i] = True
         elif weak[i] and w.text[0].isupper() and _CUE.search(_before(text, w.start)):

@@ -73,6 +73,13 @@ def test_names_normalise_to_the_nominative_in_their_gender(text, normal):
 
 def test_lower_case_and_surname_first_names_are_found():
     assert persons("запишите петрову анну на завтра") == ["петрову анну"]
+    assert persons("мастер юля свободна?") == ["юля"]
+    assert persons("передайте маше, что я опоздаю") == ["маше"]
+
+
+def test_capitalised_words_before_a_number_are_not_names():
+    assert persons("Спасибо Артикул 725374, размер 42.") == []
+    assert persons("спасибо Приём 04.07.2025 в 12:15") == []
 
 
 def test_ё_and_е_writings_are_one_person():
@@ -101,6 +108,7 @@ def test_common_words_that_are_also_names_stay(text):
         ("Меня зовут Вера", "Вера"),
         ("Записала Веру Ивановну", "Веру Ивановну"),
         ("надежда петровна придёт в 10:30", "надежда петровна"),
+        ("Позовите Веру к телефону", "Веру"),
     ],
 )
 def test_those_words_are_names_when_something_supports_it(text, name):
