@@ -742,6 +742,65 @@ def crm_lead_userfield_list(call: Call) -> Page:
     return Page(rows, len(rows), None)
 
 
+def _userfield(call: Call) -> LeadUserField:
+    try:
+        pk = int(str(call.param("id", "ID")))
+    except (TypeError, ValueError):
+        raise legacy_error("ID is not defined or invalid.") from None
+    uf = LeadUserField.objects.filter(portal=call.portal, pk=pk).first()
+    if uf is None:
+        raise legacy_error("The entity with ID '" + str(pk) + "' is not found.")
+    return uf
+
+
+@method("crm.lead.userfield.get", "crm")
+def crm_lead_userfield_get(call: Call) -> dict[str, Any]:
+    return uf_payload(_userfield(call))
+
+
+@method("crm.lead.userfield.update", "crm")
+def crm_lead_userfield_update(call: Call) -> bool:
+    """Labels, flags, sort and settings change; name and type never do."""
+    if not call.user.is_admin:
+        raise legacy_error("Access denied.", 403)
+    uf = _userfield(call)
+    fields = _fields(call, "fields", "FIELDS")
+    label = fields.get("LABEL")
+    for key in ("EDIT_FORM_LABEL", "LIST_COLUMN_LABEL", "LIST_FILTER_LABEL"):
+        if fields.get(key) or label:
+            uf.labels[key] = fields.get(key) or label
+    for key in ("ERROR_MESSAGE", "HELP_MESSAGE"):
+        if key in fields:
+            uf.labels[key] = fields[key]
+    flags = {
+        "MANDATORY": "mandatory", "SHOW_FILTER": "show_filter",
+        "SHOW_IN_LIST": "show_in_list", "EDIT_IN_LIST": "edit_in_list",
+        "IS_SEARCHABLE": "is_searchable",
+    }  # fmt: skip
+    for key, attr in flags.items():
+        if key in fields:
+            setattr(uf, attr, _yn(fields[key], getattr(uf, attr)))
+    if "SORT" in fields:
+        uf.sort = int(str(fields["SORT"]))
+    if isinstance(fields.get("SETTINGS"), dict):
+        uf.settings = fields["SETTINGS"]
+    uf.save()
+    return True
+
+
+@method("crm.lead.userfield.delete", "crm")
+def crm_lead_userfield_delete(call: Call) -> bool:
+    """The field goes, and its values with it (Bitrix24 drops the column)."""
+    if not call.user.is_admin:
+        raise legacy_error("Access denied.", 403)
+    uf = _userfield(call)
+    for lead in Lead.objects.filter(portal=call.portal, uf__has_key=uf.field_name):
+        lead.uf.pop(uf.field_name, None)
+        lead.save(update_fields=["uf"])
+    uf.delete()
+    return True
+
+
 # --- timeline -----------------------------------------------------------------
 
 

@@ -83,3 +83,28 @@ def test_user_fields_and_values_survive_uninstall(sandbox, installed):
     lead = sandbox.lead(installed.portal.ref, lead_id)
     assert names == ["UF_CRM_PDN_CONSENT"]
     assert lead["UF_CRM_PDN_CONSENT"] == "granted"
+
+
+def test_get_update_and_delete_a_user_field(installed):
+    field_id = add(installed, FIELD_NAME="PDN_NOTE", USER_TYPE_ID="string").json()[
+        "result"
+    ]
+    lead_id = installed.call(
+        "crm.lead.add", {"fields": {"UF_CRM_PDN_NOTE": "x"}}
+    ).json()["result"]
+
+    updated = installed.call(
+        "crm.lead.userfield.update",
+        {"id": field_id, "fields": {"LABEL": "Заметка", "FIELD_NAME": "OTHER"}},
+    ).json()["result"]
+    got = installed.call("crm.lead.userfield.get", {"id": field_id}).json()["result"]
+    deleted = installed.call("crm.lead.userfield.delete", {"id": field_id}).json()
+    lead = installed.call("crm.lead.get", {"id": lead_id}).json()["result"]
+    gone = installed.call("crm.lead.userfield.get", {"id": field_id})
+
+    assert updated is True
+    assert got["FIELD_NAME"] == "UF_CRM_PDN_NOTE"
+    assert got["EDIT_FORM_LABEL"] == "Заметка"
+    assert deleted["result"] is True
+    assert "UF_CRM_PDN_NOTE" not in lead
+    assert gone.json()["error"] == ""
