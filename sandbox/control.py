@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import clock, crm, events, faults, limits
+from sandbox import clock, crm, events, faults, limits, openlines
 from sandbox.install import (
     app_frame,
     app_registration,
@@ -21,6 +21,8 @@ from sandbox.install import (
 )
 from sandbox.models import (
     AppRegistration,
+    Chat,
+    ChatMessage,
     EventDelivery,
     Install,
     Lead,
@@ -405,6 +407,66 @@ def move(request: HttpRequest, body: dict[str, Any], ref: str) -> Any:
         portal.slug = new_slug
         portal.save(update_fields=["slug"])
     return portal_info(portal)
+
+
+# --- open lines ----------------------------------------------------------------
+
+
+def _chat(portal: Portal, chat_id: int) -> Chat:
+    chat = Chat.objects.filter(portal=portal, pk=chat_id).first()
+    if chat is None:
+        raise ControlError(f"no chat {chat_id}", 404)
+    return chat
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    return {
+        "id": message.pk,
+        "author": message.author,
+        "author_id": message.author_id,
+        "text": message.text,
+        "keyboard": message.keyboard,
+        "system": message.system,
+    }
+
+
+@control
+def chats(request: HttpRequest, body: dict[str, Any], ref: str) -> Any:
+    """A client opens an open-line chat (a lead is created unless given)."""
+    portal = _portal(ref)
+    lead_id = body.get("lead_id")
+    if lead_id is not None:
+        _lead(portal, int(lead_id))
+    with transaction.atomic(using=SANDBOX_DB):
+        chat = openlines.chat_open(
+            portal=portal,
+            client_name=str(body.get("client_name", "Клиент")),
+            lead_id=int(lead_id) if lead_id is not None else None,
+            connector=str(body.get("connector", "telegrambot")),
+        )
+    return {
+        "chat_id": chat.pk,
+        "dialog_id": f"chat{chat.pk}",
+        "lead_id": chat.lead_id,
+        "entity_id": openlines.entity_id(chat),
+    }
+
+
+@control
+def chat_messages(
+    request: HttpRequest, body: dict[str, Any], ref: str, chat_id: int
+) -> Any:
+    """POST: the client writes; GET: every message of the chat, bot's included."""
+    chat = _chat(_portal(ref), chat_id)
+    if request.method == "POST":
+        with transaction.atomic(using=SANDBOX_DB):
+            message = openlines.client_writes(
+                chat=chat,
+                text=str(body.get("text", "")),
+                system=bool(body.get("system")),
+            )
+        return _message(message)
+    return [_message(m) for m in chat.messages.order_by("pk")]
 
 
 # --- faults, counters, limits, the clock ----------------------------------------

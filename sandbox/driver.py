@@ -329,3 +329,37 @@ class SandboxDriver:
             if time.monotonic() >= deadline:
                 return rows
             time.sleep(0.05)
+
+    # --- open lines ---------------------------------------------------------------
+
+    def open_chat(
+        self,
+        ref: str = DEFAULT,
+        *,
+        client_name: str = "Клиент",
+        lead_id: int | None = None,
+        connector: str = "telegrambot",
+    ) -> dict[str, Any]:
+        """A client starts an open-line chat: {chat_id, dialog_id, lead_id, …}."""
+        body: dict[str, Any] = {"client_name": client_name, "connector": connector}
+        if lead_id is not None:
+            body["lead_id"] = lead_id
+        result: dict[str, Any] = self._post(f"portals/{ref}/chats/", body)
+        return result
+
+    def client_writes(
+        self, ref: str, chat_id: int, text: str, *, system: bool = False
+    ) -> dict[str, Any]:
+        """The client's message; open-line bots get ONIMBOTMESSAGEADD."""
+        body = {"text": text, "system": system}
+        result: dict[str, Any] = self._post(
+            f"portals/{ref}/chats/{chat_id}/messages/", body
+        )
+        return result
+
+    def chat_messages(self, ref: str, chat_id: int) -> list[dict[str, Any]]:
+        """Every message of a chat, the bot's answers included (the outbox)."""
+        result: list[dict[str, Any]] = self._get(
+            f"portals/{ref}/chats/{chat_id}/messages/"
+        )
+        return result

@@ -159,6 +159,13 @@ def emit_app_event(
     _record(portal, event, handler, phpquery.encode(body))
 
 
+def bot_auth(*, portal: Portal, install: Install) -> dict[str, Any]:
+    """A bot's own tokens inside ``data[BOT][<id>]`` (the installing admin's)."""
+    auth = _auth_block(portal=portal, install=install, user_uid=install.installed_by)
+    auth["client_id"] = install.app.client_id
+    return auth
+
+
 def install_event_data(app: AppRegistration, portal: Portal) -> dict[str, str]:
     return {
         "VERSION": app.version,

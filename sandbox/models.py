@@ -360,3 +360,54 @@ class ConsentRecord(models.Model):
 
     def __str__(self) -> str:
         return f"consent {self.pk} to agreement {self.agreement_id}"
+
+
+class Bot(models.Model):
+    """A chat bot registered by an app with imbot.register."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE)
+    app = models.ForeignKey(AppRegistration, on_delete=models.CASCADE)
+    code = models.CharField(max_length=100)
+    bot_type = models.CharField(max_length=1, default="B")
+    openline = models.CharField(max_length=1, default="N")
+    handler_message_add = models.CharField(max_length=500)
+    handler_welcome = models.CharField(max_length=500)
+    handler_delete = models.CharField(max_length=500)
+    properties = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"bot {self.pk} ({self.code})"
+
+
+class Chat(models.Model):
+    """An open-line chat with an outside client, bound to a lead."""
+
+    portal = models.ForeignKey(Portal, on_delete=models.CASCADE)
+    lead_id = models.IntegerField()
+    connector = models.CharField(max_length=50, default="telegrambot")
+    line_id = models.IntegerField(default=1)
+    session_id = models.IntegerField(default=1)
+    client_name = models.CharField(max_length=200, default="")
+    client_uid = models.IntegerField(default=1000)
+    buttons_rendered = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"chat{self.pk}"
+
+
+class ChatMessage(models.Model):
+    class Author(models.TextChoices):
+        CLIENT = "client", _("клиент")
+        BOT = "bot", _("бот")
+        SYSTEM = "system", _("система")
+
+    chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")
+    author = models.CharField(max_length=16, choices=Author.choices)
+    author_id = models.IntegerField()
+    text = models.TextField()
+    keyboard = models.JSONField(default=list, blank=True)
+    system = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"message {self.pk} in chat {self.chat_id}"

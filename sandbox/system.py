@@ -119,7 +119,7 @@ def user_access(call: Call) -> bool:
 # --- events -----------------------------------------------------------------
 
 
-def _handler_ok(handler: str) -> None:
+def handler_check(handler: str) -> None:
     parts = urlsplit(handler)
     if parts.scheme not in ("http", "https"):
         raise RestError("ERROR_UNSUPPORTED_PROTOCOL", "Unsupported protocol", 400)
@@ -144,7 +144,7 @@ def event_bind(call: Call) -> bool:
     if scope is None or (scope != "basic" and scope not in call.scopes):
         raise RestError("ERROR_EVENT_NOT_FOUND", "Event not found", 400)
     if handler:
-        _handler_ok(handler)
+        handler_check(handler)
     try:
         auth_type = int(str(call.param("auth_type", "AUTH_TYPE") or 0))
     except ValueError:
@@ -242,7 +242,7 @@ def placement_bind(call: Call) -> bool:
     scope = KNOWN_PLACEMENTS.get(code)
     if scope is None or (scope != "basic" and scope not in call.scopes):
         raise RestError("ERROR_PLACEMENT_NOT_FOUND", "Placement not found", 400)
-    _handler_ok(handler)
+    handler_check(handler)
     if PlacementBinding.objects.filter(
         portal=call.portal, app=call.app, placement=code, handler=handler
     ).exists():

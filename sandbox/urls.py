@@ -46,6 +46,8 @@ control_patterns: list[URLPattern | URLResolver] = [
     path("portals/<str:ref>/counters/", control.counters),
     path("portals/<str:ref>/limits/", control.limits_view),
     path("portals/<str:ref>/deliveries/", control.deliveries),
+    path("portals/<str:ref>/chats/", control.chats),
+    path("portals/<str:ref>/chats/<int:chat_id>/messages/", control.chat_messages),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

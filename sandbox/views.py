@@ -8,7 +8,16 @@ from urllib.parse import urlencode, urlsplit
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from sandbox import batch, clock, consent, crm, faults, limits, system  # noqa: F401
+from sandbox import (  # noqa: F401  (importing registers the methods)
+    batch,
+    clock,
+    consent,
+    crm,
+    faults,
+    limits,
+    openlines,
+    system,
+)
 from sandbox.models import Install, Portal, PortalMove, Token, User
 from sandbox.oauth import (
     OAuthError,
