@@ -8,7 +8,6 @@ appointment dates, and the words вера, надежда, любовь as plain
 """
 
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -432,6 +431,3 @@ class ChatGenerator:
             dialogs.append(dialog)
             total += len(dialog)
         return dialogs
-
-
-Fragment = Callable[[_Builder], None]

@@ -18,7 +18,6 @@ from pii.kinds import Kind, Span
 _NAME_GRAMMEMES = frozenset({"Name", "Surn", "Patr"})
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _CYRILLIC = re.compile(r"[а-яё]")
-_INITIAL = re.compile(r"(?<![\w.])[А-ЯЁ]\.(?:\s?[А-ЯЁ]\.)?")
 _CUE = re.compile(
     r"(?<!\w)(?:зовут|звать|имя|я|это|уважением|фио|клиент\w*|пациент\w*|врач\w*"
     r"|мастер\w*|для|от|у|к|с)[\s,:—-]*$",
