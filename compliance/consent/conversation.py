@@ -396,11 +396,32 @@ def _converse(context: _Context) -> str:
         if state is None or state == State.NEEDS_RENEWAL:
             _ask(context, purpose)
             return Outcome.ASKED
-        if state == State.PENDING and text:
+        if state == State.PENDING and text and _follows_request(context, purpose):
             return _answer(context, purpose, text)
         if state == State.PENDING:
             return Outcome.SETTLED
     return Outcome.SETTLED
+
+
+def _follows_request(context: _Context, purpose: str) -> bool:
+    """Whether the message was written after the request it would answer.
+
+    Bitrix24 numbers a portal's messages in order, so a message older than
+    the bot's request crossed it in flight and answers nothing (152-FZ: the
+    reply must follow the consent message).
+    """
+    request = (
+        ConsentEvent.objects.filter(
+            portal=context.portal,
+            client_ref=context.client_ref,
+            purpose=purpose,
+            kind=ConsentEvent.Kind.REQUESTED,
+        )
+        .order_by("-at", "-pk")
+        .values_list("message_id", flat=True)
+        .first()
+    )
+    return request is None or context.turn.message_id > request
 
 
 def _ask(context: _Context, purpose: str) -> None:

@@ -30,7 +30,8 @@ State = ConsentStatus.State
 class RecordingSender:
     sent: list[tuple[str, str, bool]] = field(default_factory=list)
     handed_over: list[int] = field(default_factory=list)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(70001))
+    # One numbering for every message of the portal, as Bitrix24 has.
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def send(self, *, bot_id, dialog_id, text, keyboard=None) -> int:
         self.sent.append((dialog_id, text, keyboard is not None))
@@ -44,9 +45,6 @@ class RecordingSender:
 @pytest.fixture
 def sender() -> RecordingSender:
     return RecordingSender()
-
-
-_message_ids = itertools.count(1000)
 
 
 def receive(
@@ -67,7 +65,7 @@ def receive(
         portal=portal,
         event=event,
         bot_id=BOT,
-        message_id=message_id or next(_message_ids),
+        message_id=message_id or next(sender.ids),
         dialog_id="chat3301",
         chat_id=3301,
         from_user_id=from_user,
@@ -100,7 +98,7 @@ def test_a_new_client_gets_the_short_request_with_the_link_and_buttons(
     assert "«Да» или «Нет»" in text
     request = ConsentEvent.objects.get(kind="requested")
     assert (request.message_id, request.lead_id, request.channel) == (
-        70001,
+        1001,
         1209,
         "telegram",
     )
@@ -287,3 +285,15 @@ def test_open_line_identifiers_name_the_connector_line_and_lead(
     assert (entity.connector_id, entity.line_id, entity.lead_id, entity.session_id) == (
         expected
     )
+
+
+def test_a_message_written_before_the_request_is_not_its_answer(
+    portal, salon_settings, sender
+):
+    receive(portal, sender, event="ONIMBOTJOINCHAT", from_client=False)
+
+    crossed = receive(portal, sender, "Да, запишите меня", message_id=999)
+    answered = receive(portal, sender, "Да", message_id=70005)
+
+    assert (crossed, answered) == ("settled", "answered")
+    assert status(portal) == State.GRANTED
