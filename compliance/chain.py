@@ -15,8 +15,11 @@ kept as they are (``ensure_ascii=False``)::
      "v": 1}
 
 ``at`` is UTC with exactly six fractional digits and a ``Z``. A checkpoint
-signs the bytes of ``checkpoint_message`` with Ed25519. The offline verifier
-and the server share this module, so the two can never disagree.
+signs the bytes of ``checkpoint_message`` with Ed25519. Verification on the
+server uses this module; appends on PostgreSQL have the database build the
+same bytes (``journal.APPEND_ONE_SQL``, only for text that needs no JSON
+escaping), and the tests hold the two equal. The offline verifier uses
+``json.dumps`` itself, the reference definition.
 """
 
 from __future__ import annotations

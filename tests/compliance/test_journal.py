@@ -1,3 +1,4 @@
+import json
 import threading
 
 import pytest
@@ -443,3 +444,43 @@ def test_every_labelled_action_code_is_accepted(portal):
         journal_record(portal=portal, action=action, actor=Actor.system())
 
     assert verify_chain(portal).entries == len(ACTION_LABELS)
+
+
+def test_a_portal_id_with_unusual_characters_takes_the_python_path(make_portal):
+    """The one-statement append builds JSON by concatenation, for plain ids only."""
+    portal = make_portal('m-"quoted"\\id')
+    write(portal, 3)
+
+    entry = JournalEntry.objects.get(portal=portal, seq=2)
+    payload = json.loads(
+        chain.canonical_entry(
+            portal=portal.member_id,
+            seq=2,
+            at=chain.format_at(entry.at),
+            action=entry.action,
+            actor_kind=entry.actor_kind,
+            actor_user_id=entry.actor_user_id,
+            actor_role=entry.actor_role,
+            subject=entry.subject,
+            details_json=entry.details,
+            prev_hash=entry.prev_hash,
+        )
+    )
+    assert payload["portal"] == 'm-"quoted"\\id'
+    assert verify_chain(portal).ok
+
+
+def test_both_append_paths_write_one_chain(portal, monkeypatch):
+    """The database builds the same canonical bytes as chain.canonical_entry."""
+    import re
+
+    from compliance import journal
+
+    write(portal, 2)
+    monkeypatch.setattr(journal, "PLAIN_RE", re.compile(r"(?!)"))
+    write(portal, 2)
+    monkeypatch.undo()
+    write(portal, 2)
+
+    result = verify_chain(portal)
+    assert (result.ok, result.entries) == (True, 6)
