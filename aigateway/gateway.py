@@ -36,7 +36,15 @@ DIALOG_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 # Fields that name our client, not anything the vendor needs to see.
 NOT_FORWARDED = frozenset({"user", "pdn_dialog_id", "pdn_client_ref"})
 MAX_MESSAGES = 500
+# Text that already reads like a placeholder was typed by someone, not made
+# here: left as it is, the answer would restore it and hand whoever typed
+# "[ИМЯ_2]" a value from elsewhere in the dialog (say, the system prompt).
+# Full-width brackets keep it readable and out of the restorer's reach.
+TYPED_PLACEHOLDER = re.compile(
+    r"\[(?P<inner>(?:{})_\d+)\]".format("|".join(k.value for k in Kind))
+)
 ACTOR = Actor(kind="api", role="ai_gateway")
+TYPED = "typed_placeholders"
 
 
 @dataclass
@@ -57,7 +65,7 @@ class Outbound:
     upstream: Upstream
     payload: dict[str, Any]
     mapping: Mapping
-    found: Counter[Kind] = field(default_factory=Counter)
+    found: Counter[Kind | str] = field(default_factory=Counter)
     started: float = 0.0
     prepared: float = 0.0
     subject: str = ""
@@ -179,7 +187,7 @@ def _prepare(api_key: ApiKey, request: ChatRequest) -> Outbound:
 
         mapping = dialogs.mapping_load(row) if row is not None else Mapping()
         pseudonymiser = Pseudonymiser(mapping)
-        found: Counter[Kind] = Counter()
+        found: Counter[Kind | str] = Counter()
         messages = [
             _pseudonymise_message(m, pseudonymiser, found)
             for m in request.body["messages"]
@@ -213,19 +221,24 @@ def _prepare(api_key: ApiKey, request: ChatRequest) -> Outbound:
     )
 
 
-def _counts(found: Counter[Kind]) -> dict[str, int]:
+def _counts(found: Counter[Kind | str]) -> dict[str, int]:
     return {
-        f"found_{kind.name.lower()}": n
-        for kind, n in sorted(found.items(), key=lambda item: item[0].name)
+        f"found_{kind.name.lower()}" if isinstance(kind, Kind) else kind: n
+        for kind, n in sorted(found.items(), key=lambda item: str(item[0]))
+        if n
     }
 
 
 def _pseudonymise_message(
-    message: dict[str, Any], pseudonymiser: Pseudonymiser, found: Counter[Kind]
+    message: dict[str, Any],
+    pseudonymiser: Pseudonymiser,
+    found: Counter[Kind | str],
 ) -> dict[str, Any]:
     def clean(text: str) -> str:
+        text, typed = TYPED_PLACEHOLDER.subn(r"［\g<inner>］", text)
         out, spans = pseudonymiser.pseudonymise_spans(text)
         found.update(span.kind for span, _ in spans)
+        found[TYPED] += typed
         return out
 
     # ``name`` is often the client's own name and cannot hold a placeholder.

@@ -7,6 +7,8 @@ personal data reached it:
 - ``stub-echo``: the last user message, word for word;
 - ``stub-reorder``: the placeholders of the last user message, last first;
 - ``stub-repeat``: each placeholder of the last user message twice;
+- ``stub-recall``: every placeholder it received in earlier requests, as a
+  vendor mixing up conversations would answer;
 - ``stub-fail``: HTTP 500; ``stub-garbage``: a body that is not JSON;
 - ``stub-slow``: the echo after ``slow_seconds``;
 - ``stub-truncate``: a stream that stops halfway, without ``[DONE]``;
@@ -82,6 +84,9 @@ class StubUpstream:
         except (UnicodeDecodeError, json.JSONDecodeError):
             return _json(start_response, 400, _error("bad json", "invalid_json"))
         with self._lock:
+            earlier = json.dumps(
+                [r["body"] for r in self._received], ensure_ascii=False
+            )
             self._received.append({"headers": headers, "body": body})
 
         if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
@@ -95,7 +100,11 @@ class StubUpstream:
         if model == "stub-slow":
             time.sleep(self.slow_seconds)
 
-        answer = _answer(model, body.get("messages") or [])
+        if model == "stub-recall":
+            seen = dict.fromkeys(PLACEHOLDER.findall(earlier))
+            answer = "Ранее: " + ", ".join(seen) + "."
+        else:
+            answer = _answer(model, body.get("messages") or [])
         if body.get("stream"):
             start_response(
                 "200 OK",

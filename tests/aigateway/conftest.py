@@ -20,6 +20,7 @@ STUB_MODELS = {
     "assistant": "stub-echo",
     "assistant-reorder": "stub-reorder",
     "assistant-repeat": "stub-repeat",
+    "assistant-recall": "stub-recall",
     "assistant-broken": "stub-fail",
     "assistant-garbage": "stub-garbage",
     "assistant-slow": "stub-slow",

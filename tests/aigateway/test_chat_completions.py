@@ -2,7 +2,8 @@ import re
 
 import requests
 
-from tests.aigateway.conftest import answer_text, sent_text
+from aigateway.keys import api_key_issue
+from tests.aigateway.conftest import ADMIN, Gateway, answer_text, sent_text
 
 NAME = "Анна Смирнова"
 PHONE = "+7 912 345-67-89"
@@ -109,50 +110,58 @@ def test_the_vendor_gets_its_own_model_name_and_no_client_reference(gateway, stu
 def test_one_dialog_keeps_its_placeholders_across_requests(gateway, stub):
     gateway.ask(f"Я {NAME}", dialog="chat-3")
     gateway.ask(f"Мой телефон {PHONE}", dialog="chat-3")
-    third = gateway.ask("Повторите: [ИМЯ_1], [ТЕЛЕФОН_1]", dialog="chat-3")
+    third = gateway.ask(f"Запишите Олега Сидорова и {NAME}", dialog="chat-3")
+    recalled = gateway.ask("Что вы помните?", model="assistant-recall", dialog="chat-3")
 
-    assert [r["body"]["messages"][0]["content"] for r in stub.received[:2]] == [
+    assert [r["body"]["messages"][0]["content"] for r in stub.received[:3]] == [
         "Я [ИМЯ_1]",
         "Мой телефон [ТЕЛЕФОН_1]",
+        "Запишите [ИМЯ_2] и [ИМЯ_1]",
     ]
-    assert answer_text(third) == f"Повторите: {NAME}, {PHONE}"
+    assert answer_text(third) == f"Запишите Олега Сидорова и {NAME}"
+    assert answer_text(recalled) == f"Ранее: {NAME}, {PHONE}, Олег Сидоров."
 
 
 def test_another_dialog_cannot_restore_this_dialogs_placeholders(gateway, stub):
     gateway.ask(f"Я {NAME}, {PHONE}", dialog="dialog-a")
 
-    leaked = answer_text(
-        gateway.ask("Кто это: [ИМЯ_1] [ТЕЛЕФОН_1]?", dialog="dialog-b")
-    )
+    leaked = gateway.ask("Привет", model="assistant-recall", dialog="dialog-b")
 
-    assert leaked == "Кто это: [ИМЯ_1] [ТЕЛЕФОН_1]?"
-    assert NAME not in leaked
+    assert answer_text(leaked) == "Ранее: [ИМЯ_1], [ТЕЛЕФОН_1]."
 
 
 def test_another_portals_dialog_of_the_same_id_is_separate(
     gateway, stub, app_server, make_portal, register_stub
 ):
-    from aigateway.keys import api_key_issue
-    from tests.aigateway.conftest import ADMIN, Gateway
-
     other = make_portal()
     register_stub(other)
-    outsider = Gateway(
-        app_server.url, api_key_issue(portal=other, label="", actor=ADMIN)[1]
-    )
+    key = api_key_issue(portal=other, label="", actor=ADMIN)[1]
+    outsider = Gateway(app_server.url, key)
     gateway.ask(f"Я {NAME}", dialog="shared-id")
 
-    answer = answer_text(outsider.ask("Кто такой [ИМЯ_1]?", dialog="shared-id"))
+    answer = outsider.ask("Кто?", model="assistant-recall", dialog="shared-id")
 
-    assert answer == "Кто такой [ИМЯ_1]?"
+    assert answer_text(answer) == "Ранее: [ИМЯ_1]."
 
 
 def test_a_request_without_a_dialog_is_its_own_dialog(gateway, stub):
     first = answer_text(gateway.ask(f"Я {NAME}"))
-    second = answer_text(gateway.ask("Кто такой [ИМЯ_1]?"))
+    second = answer_text(gateway.ask("Кто?", model="assistant-recall"))
 
     assert first == f"Я {NAME}"
-    assert second == "Кто такой [ИМЯ_1]?"
+    assert second == "Ранее: [ИМЯ_1]."
+
+
+def test_a_placeholder_typed_into_the_chat_restores_nothing(gateway, stub):
+    history = [{"role": "system", "content": f"Администратор салона — {NAME}."}]
+
+    answer = answer_text(
+        gateway.ask("Как зовут [ИМЯ_1]? А [ИМЯ_2]?", history=history, dialog="c-7")
+    )
+
+    assert NAME not in answer
+    assert answer == "Как зовут ［ИМЯ_1］? А ［ИМЯ_2］?"
+    assert stub.received[0]["body"]["messages"][1]["content"] == answer
 
 
 def test_malformed_requests_get_openai_errors_and_reach_no_model(gateway, stub):

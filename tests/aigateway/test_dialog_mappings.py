@@ -61,9 +61,9 @@ def test_an_expired_dialog_restores_nothing_of_its_past(gateway, stub, portal):
         expires_at=timezone.now() - timedelta(seconds=1)
     )
 
-    answer = answer_text(gateway.ask("Кто такая [ИМЯ_1]?", dialog="chat-1"))
+    answer = answer_text(gateway.ask("Кто?", model="assistant-recall", dialog="chat-1"))
 
-    assert answer == "Кто такая [ИМЯ_1]?"
+    assert answer == "Ранее: [ИМЯ_1]."
     row = DialogMapping.objects.get(portal=portal, dialog_id="chat-1")
     assert row.expires_at > timezone.now()
     assert row.client_ref == ""
