@@ -61,8 +61,12 @@ class RetentionPolicy(models.Model):
     medical_field = models.CharField(
         _("поле признака медкарты"), max_length=50, default=MEDICAL_FIELD
     )
-    medical_sources = models.JSONField(_("медицинские источники"), default=list)
-    medical_statuses = models.JSONField(_("медицинские статусы"), default=list)
+    medical_sources = models.JSONField(
+        _("медицинские источники"), default=list, blank=True
+    )
+    medical_statuses = models.JSONField(
+        _("медицинские статусы"), default=list, blank=True
+    )
     act_names = models.BooleanField(
         _("ФИО субъектов в акте"),
         default=False,
