@@ -1,3 +1,4 @@
+import json
 import re
 
 import requests
@@ -68,6 +69,34 @@ def test_every_message_of_the_history_is_pseudonymised(gateway, stub):
         "Записала номер [ТЕЛЕФОН_1], [ИМЯ_1].",
         "паспорт [ПАСПОРТ_1]",
     ]
+
+
+def test_tool_call_arguments_in_the_history_are_pseudonymised(gateway, stub):
+    arguments = json.dumps({"phone": PHONE, "name": NAME}, ensure_ascii=False)
+    history = [
+        {"role": "user", "content": f"Я {NAME}"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "book", "arguments": arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "ok"},
+    ]
+
+    gateway.ask("Спасибо", history=history)
+
+    sent = stub.received[0]["body"]["messages"][1]["tool_calls"][0]
+    assert json.loads(sent["function"]["arguments"]) == {
+        "phone": "[ТЕЛЕФОН_1]",
+        "name": "[ИМЯ_1]",
+    }
+    assert sent["id"] == "call_1"
 
 
 def test_text_parts_are_pseudonymised_and_the_name_field_is_dropped(gateway, stub):
