@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "compliance",
     "compliance.consent",
     "compliance.retention",
+    "compliance.phones",
     "aigateway",
 ]
 if SANDBOX_ENABLED:

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class PhonesConfig(AppConfig):
+    name = "compliance.phones"
+    label = "phones"
+    verbose_name = _("Защита телефонов")
+
+    def ready(self) -> None:
+        from compliance.phones import signals  # noqa: F401 - connects receivers
