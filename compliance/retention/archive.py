@@ -112,6 +112,41 @@ def full_name(fields: Mapping[str, Any]) -> str:
     return " ".join(str(p).strip() for p in parts if p and str(p).strip())
 
 
+def archive_prepare(
+    *,
+    run_lead: RunLead,
+    fields: Mapping[str, Any],
+    comments: Sequence[Mapping[str, Any]],
+    purge_after: datetime,
+) -> tuple[ArchiveKey, ArchivedLead]:
+    """A new key and the lead's data encrypted under it, both not yet saved."""
+    portal = run_lead.portal
+    raw_key = Fernet.generate_key()
+    key = ArchiveKey(
+        portal=portal,
+        sealed=crypto.seal(raw_key.decode(), purpose=_key_purpose(portal)),
+    )
+    document = {"lead": dict(fields), "comments": [dict(c) for c in comments]}
+    payload = Fernet(raw_key).encrypt(json.dumps(document, ensure_ascii=False).encode())
+    archived = ArchivedLead(
+        run_lead=run_lead,
+        portal=portal,
+        lead_id=run_lead.lead_id,
+        payload=payload.decode(),
+        comment_count=len(comments),
+        purge_after=purge_after,
+    )
+    return key, archived
+
+
+def archive_save_all(prepared: Sequence[tuple[ArchiveKey, ArchivedLead]]) -> None:
+    """Save prepared archives with their keys: two statements for a whole group."""
+    keys = ArchiveKey.objects.bulk_create([key for key, _archived in prepared])
+    for key, (_unsaved, archived) in zip(keys, prepared, strict=True):
+        archived.key = key
+    ArchivedLead.objects.bulk_create([archived for _key, archived in prepared])
+
+
 def archive_store(
     *,
     run_lead: RunLead,
@@ -119,27 +154,12 @@ def archive_store(
     comments: Sequence[Mapping[str, Any]],
     purge_after: datetime,
 ) -> ArchivedLead:
-    """Encrypt a lead's data under a new key; in the caller's transaction."""
-    portal = run_lead.portal
-    raw_key = Fernet.generate_key()
-    key = ArchiveKey.objects.create(
-        portal=portal,
-        sealed=crypto.seal(raw_key.decode(), purpose=_key_purpose(portal)),
+    """Encrypt one lead's data under a new key; in the caller's transaction."""
+    prepared = archive_prepare(
+        run_lead=run_lead, fields=fields, comments=comments, purge_after=purge_after
     )
-    document = {"lead": dict(fields), "comments": [dict(c) for c in comments]}
-    payload = Fernet(raw_key).encrypt(json.dumps(document, ensure_ascii=False).encode())
-    archived, _created = ArchivedLead.objects.update_or_create(
-        run_lead=run_lead,
-        defaults={
-            "portal": portal,
-            "lead_id": run_lead.lead_id,
-            "key": key,
-            "payload": payload.decode(),
-            "comment_count": len(comments),
-            "purge_after": purge_after,
-        },
-    )
-    return archived
+    archive_save_all([prepared])
+    return prepared[1]
 
 
 def archive_open(archived: ArchivedLead) -> dict[str, Any]:
@@ -162,6 +182,15 @@ def archive_destroy(archived: ArchivedLead) -> None:
     archived.save(update_fields=["key", "payload", "purged_at"])
     if key_id is not None:
         ArchiveKey.objects.filter(pk=key_id).delete()
+
+
+def archive_destroy_all(run_lead_ids: Sequence[int]) -> int:
+    """Destroy the archives of these run leads: keys deleted, ciphertext blanked."""
+    archives = ArchivedLead.objects.filter(run_lead_id__in=list(run_lead_ids))
+    key_ids = [k for k in archives.values_list("key_id", flat=True) if k is not None]
+    archives.update(key=None, payload="", purged_at=timezone.now())
+    ArchiveKey.objects.filter(pk__in=key_ids).delete()
+    return len(key_ids)
 
 
 def restore_fields(lead: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,7 +36,13 @@ from b24app import crypto
 from compliance import vault
 from compliance.journal import Actor, journal_record, subject_lead
 from compliance.retention import archive
-from compliance.retention.models import RetentionNotice, RetentionRun, RunLead
+from compliance.retention.models import (
+    ArchivedLead,
+    ArchiveKey,
+    RetentionNotice,
+    RetentionRun,
+    RunLead,
+)
 from compliance.retention.policy import (
     LEAD_SELECT,
     UNCONVERTED,
@@ -472,6 +478,7 @@ def archive_group(run: RetentionRun, client: Client, now: datetime) -> int:
             )
         found = _rows_of(outcome.results["leads"])
         rules = PortalRules.load(portal)  # a hold set since planning counts
+        prepared: list[tuple[ArchiveKey, ArchivedLead]] = []
 
         for row in rows:
             fields = found.get(row.lead_id)
@@ -491,13 +498,16 @@ def archive_group(run: RetentionRun, client: Client, now: datetime) -> int:
             comments = _comments(
                 client, row.lead_id, outcome.results[key], key, outcome
             )
-            _archive_one(row, fields, comments, now, rules.policy.grace_days)
+            prepared.append(
+                _archive_one(row, fields, comments, now, rules.policy.grace_days)
+            )
             if rules.policy.act_names:
                 name = archive.full_name(fields)
                 if name:
                     row.subject_name_sealed = crypto.seal(
                         name, purpose=f"retention-act:{portal.member_id}"
                     )
+        archive.archive_save_all(prepared)
         RunLead.objects.bulk_update(
             rows,
             [
@@ -550,15 +560,16 @@ def _archive_one(
     comments: list[dict[str, Any]],
     now: datetime,
     grace_days: int,
-) -> None:
+) -> tuple[ArchiveKey, ArchivedLead]:
     row.purge_after = _purge_after(row, now, grace_days)
-    archive.archive_store(
+    prepared = archive.archive_prepare(
         run_lead=row, fields=fields, comments=comments, purge_after=row.purge_after
     )
     row.state = State.ARCHIVED
     row.archived_at = now
     row.categories = archive.categories_of(fields, comments)
     row.subject_ref = _subject_ref(row.portal, row.lead_id, fields)
+    return prepared
 
 
 def _subject_ref(portal: Portal, lead_id: int, fields: Mapping[str, Any]) -> str:
@@ -646,13 +657,11 @@ def purge_group(run: RetentionRun, now: datetime) -> int:
         rows = list(
             RunLead.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(portal=portal, state=State.CONFIRMED, purge_after__lte=now)
-            .select_related("archive", "portal")
+            .select_related("portal")
             .order_by("lead_id")[: GROUP * 4]
         )
+        archive.archive_destroy_all([row.pk for row in rows])
         for row in rows:
-            archived = getattr(row, "archive", None)
-            if archived is not None:
-                archive.archive_destroy(archived)
             entry = journal_record(
                 portal=portal,
                 action="retention.lead.destroyed",
