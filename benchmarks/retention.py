@@ -25,7 +25,6 @@ the killed pass ``resume_ok``. The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import os
@@ -45,14 +44,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432"
 STANDARD_RATE, STANDARD_BURST = 2.0, 50
 LONG_AGO = "2025-01-15T10:00:00+03:00"
-
-
-def sandbox_application() -> Any:
-    """The sandbox WSGI app with every REST method module loaded."""
-    from sandbox.wsgi import application  # sets Django up first
-
-    importlib.import_module("sandbox.timeline")
-    return application
 
 
 def free_port() -> int:
@@ -120,7 +111,7 @@ def main() -> None:
     gunicorn = subprocess.Popen(
         [
             str(Path(python).parent / "gunicorn"),
-            "benchmarks.retention:sandbox_application()",
+            "sandbox.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 
-import sandbox.timeline  # noqa: F401  (registers crm.timeline.comment.list)
 from compliance.retention.models import RetentionPolicy
 from compliance.retention.policy import policy_for
 from integrator.models import Portal
