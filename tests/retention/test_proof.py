@@ -143,3 +143,35 @@ def test_a_lead_whose_consent_was_withdrawn_is_destroyed_at_the_next_run(clinic)
     # 152-FZ art. 21 part 5: even the restorable archive is gone within 30 days.
     assert row.destroy_by is not None and row.purge_after is not None
     assert row.purge_after < row.destroy_by <= timezone.now() + timedelta(days=30)
+
+
+def test_a_withdrawn_leads_archive_is_destroyed_before_the_30_days_run_out(clinic):
+    (lead_id,) = clinic.leads(1, when=RECENTLY, **ANNA)
+    ledger.consent_withdraw(
+        portal=clinic.portal,
+        client_ref=f"lead:{lead_id}",
+        lead_id=lead_id,
+        place=MANAGER_PLACE,
+        manager_user_id=7,
+        note="письмо",
+    )
+    clinic.policy.grace_days = 30
+    clinic.policy.save()
+    run = run_begin(portal=clinic.portal, run_date=TODAY)
+    assert run is not None
+    while run_step(run_id=run.pk).more:
+        pass
+    row = RunLead.objects.get(run=run, lead_id=lead_id)
+    assert row.state == RunLead.State.CONFIRMED and row.destroy_by is not None
+
+    on_the_last_day = row.destroy_by - timedelta(hours=12)
+    later = run_begin(
+        portal=clinic.portal, run_date=on_the_last_day.date(), now=on_the_last_day
+    )
+    assert later is not None
+    while run_step(run_id=later.pk, now=on_the_last_day).more:
+        pass
+
+    row.refresh_from_db()
+    assert row.state == RunLead.State.PURGED and row.purged_run_id == later.pk
+    assert later.act.destroyed_count == 1

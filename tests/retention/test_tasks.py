@@ -121,3 +121,29 @@ def test_acts_are_kept_three_years_then_purged(clinic: Clinic):
     )
     assert retention_acts_purge() == 1
     assert not RetentionRun.objects.filter(pk=run.pk).exists()
+
+
+def test_the_resume_schedule_restarts_a_run_nobody_touched_for_minutes(
+    clinic: Clinic,
+):
+    import time_machine
+
+    from compliance.retention.tasks import retention_resume_all
+
+    clinic.leads(2)
+    run = run_begin(portal=clinic.portal, run_date=TODAY)
+    assert run is not None
+    sent: list[tuple[str, tuple[int, ...]]] = []
+
+    def record(sender=None, headers=None, body=None, **_):
+        sent.append((headers["task"], tuple(body[0])))
+
+    after_task_publish.connect(record, weak=False)
+    try:
+        assert retention_resume_all() == 0  # just planned: someone is on it
+        with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+            assert retention_resume_all() == 1
+    finally:
+        after_task_publish.disconnect(record)  # type: ignore[attr-defined]
+
+    assert sent == [("retention.run_step", (run.pk,))]
