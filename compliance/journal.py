@@ -47,8 +47,13 @@ from integrator.models import Portal
 ACTION_RE = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*){1,4}$")
 ROLE_RE = re.compile(r"^[a-z][a-z_]{0,31}$")
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Records the journal names by id. Bitrix24 ids grow past six digits, so a
+# reference of a known kind may hold up to nine digits (ids stay below 10**9,
+# as in details); a bare digit run, or a longer one that could be a phone, may not.
+ENTITY_KINDS = "lead|deal|contact|company|chat|message|dialog|run|act|archive|user"
+ENTITY_REF = rf"\b(?:{ENTITY_KINDS})#\d{{1,9}}\b"
 SUBJECT_RE = re.compile(
-    r"^(?:[a-z_]+#\d{1,9}|phone:ph\d+:[0-9a-f]{64}|[a-z_]+:[a-z0-9_.\-]{1,64})?$"
+    rf"^(?:{ENTITY_REF}|phone:ph\d+:[0-9a-f]{{64}}|[a-z_]+:[a-z0-9_.\-]{{1,64}})?$"
 )
 # Detail values are codes: lower-case Latin letters, digits and punctuation
 # used in identifiers. Cyrillic, spaces and capitals never pass, which keeps
@@ -57,7 +62,7 @@ CODE_RE = re.compile(r"^[a-z0-9_.:#/@+\-=,]{0,200}$")
 # Long digit strings allowed because they are not personal data: pseudonyms,
 # hashes, and real calendar dates (so ``9001-23-45`` is not one).
 HARMLESS_DIGITS_RE = re.compile(
-    r"ph\d+:[0-9a-f]{64}|\b[0-9a-f]{64}\b"
+    ENTITY_REF + r"|ph\d+:[0-9a-f]{64}|\b[0-9a-f]{64}\b"
     r"|(?:19|20)\d\d-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])"
     r"(?:t\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:z|[+-]\d{2}:\d{2})?)?"
 )

@@ -484,3 +484,26 @@ def test_both_append_paths_write_one_chain(portal, monkeypatch):
 
     result = verify_chain(portal)
     assert (result.ok, result.entries) == (True, 6)
+
+
+def test_a_lead_with_a_long_bitrix24_id_is_journaled_by_that_id(portal):
+    entry = journal_record(
+        portal=portal,
+        action="lead.phone.revealed",
+        actor=MANAGER,
+        subject=subject_lead(12345678),
+        details={"lead": "lead#12345678"},
+    )
+
+    assert entry.subject == "lead#12345678"
+
+
+@pytest.mark.parametrize("subject", ["phone#79001234567", "lead#79001234567890"])
+def test_a_long_number_is_still_refused_outside_an_entity_reference(portal, subject):
+    with pytest.raises(JournalError):
+        journal_record(
+            portal=portal,
+            action="lead.phone.revealed",
+            actor=MANAGER,
+            subject=subject,
+        )
