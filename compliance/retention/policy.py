@@ -202,6 +202,7 @@ def hold_set(
     reason: str,
     user_id: int,
     review_date: date,
+    role: str = "manager",
 ) -> LegalHold:
     """Put a legal hold on a lead (journaled); an open hold is returned as is."""
     if reason not in LegalHold.Reason.values:
@@ -218,7 +219,7 @@ def hold_set(
             journal_record(
                 portal=portal,
                 action="retention.hold.set",
-                actor=Actor.user(user_id, "manager"),
+                actor=Actor.user(user_id, role),
                 subject=subject_lead(lead_id),
                 details={"reason": reason, "review_date": review_date.isoformat()},
             )
@@ -230,7 +231,9 @@ def hold_set(
     return hold
 
 
-def hold_release(*, portal: Portal, lead_id: int, user_id: int) -> LegalHold | None:
+def hold_release(
+    *, portal: Portal, lead_id: int, user_id: int, role: str = "manager"
+) -> LegalHold | None:
     """Release the lead's open hold (journaled); None when there was none."""
     with transaction.atomic():
         hold = (
@@ -246,7 +249,7 @@ def hold_release(*, portal: Portal, lead_id: int, user_id: int) -> LegalHold | N
         journal_record(
             portal=portal,
             action="retention.hold.released",
-            actor=Actor.user(user_id, "manager"),
+            actor=Actor.user(user_id, role),
             subject=subject_lead(lead_id),
             details={"reason": hold.reason},
         )
