@@ -4,7 +4,8 @@ Three modes, chosen by ``PDN_ENV``:
 
 - ``dev`` (the default): no configuration at all. SQLite, a file-system
   broker, development keys, the sandbox portal enabled.
-- ``test``: PostgreSQL and Redis on this machine, the sandbox enabled.
+- ``test`` (the default under pytest): PostgreSQL and Redis on this machine,
+  the sandbox enabled.
 - ``production``: every secret must come from the environment; start-up
   fails loudly when one is missing. Chosen automatically when
   ``DATABASE_URL`` is set and ``PDN_ENV`` is not.
@@ -22,7 +23,11 @@ VAR_DIR = BASE_DIR / "var"
 env = environ.Env()
 env.smart_cast = False
 
-PDN_ENV = env.str("PDN_ENV", default="production" if "DATABASE_URL" in env else "dev")
+if "PYTEST_VERSION" in env:  # set by pytest itself: the suite is running
+    _default_env = "test"
+else:
+    _default_env = "production" if "DATABASE_URL" in env else "dev"
+PDN_ENV = env.str("PDN_ENV", default=_default_env)
 if PDN_ENV not in {"dev", "test", "production"}:
     raise ImproperlyConfigured(
         f"PDN_ENV must be dev, test or production, not {PDN_ENV!r}"

@@ -18,7 +18,8 @@ SECRETS = {
 
 def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PDN_", "B24"))}
-    clean.pop("DATABASE_URL", None)
+    for name in ("DATABASE_URL", "PYTEST_VERSION", "CELERY_BROKER_URL", "REDIS_URL"):
+        clean.pop(name, None)
     return subprocess.run(
         [sys.executable, "-c", "import b24app.settings as s; print(s.PDN_ENV)"],
         env={**clean, **env},
