@@ -17,7 +17,9 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 
@@ -192,18 +194,20 @@ def act_docx(run: RetentionRun, number: str, lines: list[ActLine]) -> bytes:
     header = ["№", "Субъект", "Категории", "Причина", "Удалён из CRM", "Уничтожен"]
     for cell, text in zip(table.rows[0].cells, header, strict=True):
         cell.text = text
-    for index, line in enumerate(lines, start=1):
-        cells = table.add_row().cells
-        values = [
-            str(index),
-            line.subject,
-            _categories_text(line.categories),
-            REASONS.get(line.reason, line.reason),
-            line.deleted_on,
-            line.destroyed_on,
-        ]
-        for cell, text in zip(cells, values, strict=True):
-            cell.text = text
+    _append_rows(
+        table,
+        (
+            [
+                str(index),
+                line.subject,
+                _categories_text(line.categories),
+                REASONS.get(line.reason, line.reason),
+                line.deleted_on,
+                line.destroyed_on,
+            ]
+            for index, line in enumerate(lines, start=1)
+        ),
+    )
 
     doc.add_heading("Что остаётся на стороне Битрикс24", level=2)
     doc.add_paragraph(RECYCLE_BIN)
@@ -225,9 +229,7 @@ def act_docx(run: RetentionRun, number: str, lines: list[ActLine]) -> bytes:
     table = doc.add_table(rows=1, cols=len(EXTRACT_HEADER))
     for cell, text in zip(table.rows[0].cells, EXTRACT_HEADER, strict=True):
         cell.text = text
-    for row in extract:
-        for cell, text in zip(table.add_row().cells, row, strict=True):
-            cell.text = text
+    _append_rows(table, extract)
     doc.add_paragraph(
         f"Система (поле system): {system_code(portal)}. Записи журнала связаны "
         "цепочкой хешей; проверка — выгрузкой журнала для аудитора."
@@ -236,6 +238,27 @@ def act_docx(run: RetentionRun, number: str, lines: list[ActLine]) -> bytes:
     buffer = io.BytesIO()
     doc.save(buffer)
     return buffer.getvalue()
+
+
+def _append_rows(table: Any, rows: Iterable[list[str]]) -> None:
+    """Table rows written as XML: python-docx's row API is quadratic in rows,
+    and an act may list ten thousand subjects."""
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    grid = table._tbl
+    for values in rows:
+        row = OxmlElement("w:tr")
+        for text in values:
+            cell, paragraph = OxmlElement("w:tc"), OxmlElement("w:p")
+            run, node = OxmlElement("w:r"), OxmlElement("w:t")
+            node.text = text
+            node.set(qn("xml:space"), "preserve")
+            run.append(node)
+            paragraph.append(run)
+            cell.append(paragraph)
+            row.append(cell)
+        grid.append(row)
 
 
 def _parties(run: RetentionRun) -> tuple[str, str, str]:
