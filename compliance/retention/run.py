@@ -428,6 +428,17 @@ def _purge_after(row: RunLead, now: datetime, grace_days: int) -> datetime:
     return max(after, now)
 
 
+def _raise_portal_limits(outcome: Any) -> None:
+    """A limit on the portal or the method is no fault of any lead: retry later.
+
+    The group rolls back; deletes that did go through answer NOT_FOUND next
+    time, which counts as done.
+    """
+    for error in outcome.errors.values():
+        if isinstance(error, errors.MethodBlocked | errors.RateLimited):
+            raise error
+
+
 def _code(error: errors.B24Error | None) -> str:
     """A short code for a failed command: the platform's, else the error's kind."""
     if error is None:
@@ -472,6 +483,7 @@ def archive_group(run: RetentionRun, client: Client, now: datetime) -> int:
                 },
             )
         outcome = client.batch(commands)
+        _raise_portal_limits(outcome)
         if "leads" not in outcome.results:
             raise outcome.errors.get("leads") or errors.Transient(
                 "NO_RESULT", "lead list missing from the batch"
@@ -606,6 +618,7 @@ def delete_group(run: RetentionRun, client: Client) -> int:
             for lead_id in to_delete:
                 counter.hincrby("sent", str(lead_id), 1)
         outcome = client.batch(commands)
+        _raise_portal_limits(outcome)
         left = (
             set(_rows_of(outcome.results["left"]))
             if "left" in outcome.results

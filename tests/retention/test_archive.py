@@ -177,3 +177,21 @@ def test_the_next_days_run_destroys_only_what_fell_due_since(clinic):
     assert second.status == RetentionRun.Status.DONE
     assert not clinic.exists(other)
     assert not RunLead.objects.filter(run=second, lead_id=lead_id).exists()
+
+
+def test_a_blocked_delete_method_pauses_the_group_and_fails_no_lead(clinic):
+    from integrator import errors
+
+    clinic.leads(3)
+    run = run_begin(portal=clinic.portal, run_date=TODAY)
+    assert run is not None
+    client = portal_client(clinic.portal)
+    assert archive_group(run, client, datetime.now(UTC)) == 3
+    clinic.sandbox.set_faults(clinic.ref, block_methods=["crm.lead.delete"])
+
+    with pytest.raises(errors.MethodBlocked):
+        delete_group(run, client)
+
+    rows = RunLead.objects.filter(run=run)
+    assert {(r.state, r.attempts) for r in rows} == {(RunLead.State.ARCHIVED, 0)}
+    assert clinic.sandbox.lead_count(clinic.ref) == 3
