@@ -13,7 +13,10 @@ from compliance.retention.run import run_begin, run_figures
 from compliance.retention.tasks import retention_run_step
 from tests.retention.conftest import Clinic, Worker
 
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "sandbox"])
+pytestmark = [
+    pytest.mark.django_db(transaction=True, databases=["default", "sandbox"]),
+    pytest.mark.worker,
+]
 LEADS = 300
 
 
