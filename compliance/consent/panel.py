@@ -194,3 +194,45 @@ def rates_svg(rates: list[ChannelRate]) -> str:
         )
     parts.append("</svg>")
     return "".join(parts)
+
+
+# --- the admin's settings page ------------------------------------------------
+
+
+def settings_panel(*, portal: Portal) -> dict[str, Any]:
+    """The consent part of the app page: operator details, texts, the rate chart."""
+    consent_settings = documents.settings_for(portal)
+    texts = []
+    for purpose in consent_settings.purposes():
+        document = documents.document_current(portal=portal, purpose=purpose)
+        texts.append(
+            {
+                "purpose": purpose,
+                "purpose_label": str(Purpose(purpose).label),
+                "version": document.version,
+                "sha256": document.sha256,
+                "text": document.text,
+                "custom": document.custom,
+                "url": documents.document_path(document),
+            }
+        )
+    rates = consent_rates(portal=portal)
+    return {
+        "settings": {
+            "operator_name": consent_settings.operator_name,
+            "operator_address": consent_settings.operator_address,
+            "inn": consent_settings.inn,
+            "ogrn": consent_settings.ogrn,
+            "withdraw_contact": consent_settings.withdraw_contact,
+            "term": consent_settings.term,
+            "clinic": consent_settings.clinic,
+            "marketing": consent_settings.marketing,
+            "processors": consent_settings.processors,
+        },
+        "texts": texts,
+        "rates": [
+            {"channel": r.channel, "label": r.label, "asked": r.asked, "rate": r.rate}
+            for r in rates
+        ],
+        "chart_svg": rates_svg(rates),
+    }
