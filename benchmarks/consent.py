@@ -97,6 +97,7 @@ def message(portal: Any, sender: QuickSender, chat: int, text: str) -> Any:
         entity_data_1=f"Y|LEAD|{chat}|N|N|{chat}|0|0|0|0",
         entity_data_2=f"LEAD|{chat}|COMPANY|0|CONTACT|0|DEAL|0",
     )
+    assert turn is not None, "message ids never repeat here"
     return conversation.turn_process(turn_id=turn.pk, sender=sender)
 
 
