@@ -122,13 +122,12 @@ def test_an_unknown_member_id_gets_403(salon, lead_id):
 
 
 @live
-def test_another_domain_gets_403_without_asking_anyone(salon, lead_id):
-    salon.driver.reset_counters(salon.ref)
-
+def test_another_domain_gets_403(salon, lead_id):
+    # That nobody is asked is shown by the recorded form below, whose portal
+    # does not resolve; here a worker may be talking to the sandbox meanwhile.
     response = open_tab(salon, lead_id, MANAGER, DOMAIN="evil.example")
 
     assert response.status_code == 403
-    assert salon.driver.counters(salon.ref).get("requests", 0) == 0
 
 
 @live
