@@ -23,6 +23,12 @@ its stored original by its masked form. A raw number in PHONE — new, or a
 masked one the manager overwrote — is protected again; a number no longer
 in PHONE leaves the fields with it.
 
+Pseudonyms follow the current master key: a lead processed after a key
+rotation gets its pseudonyms under the new version (look-ups use
+``vault.pseudonyms`` for every version). The rotation step registered here
+re-seals the originals and re-keys the pseudonyms of every lead in one
+write each.
+
 Items are changed by their ID (``{"ID": …, "VALUE": …}``) or removed with
 ``DELETE: "Y"``; an item without an ID would be appended. Text that is not
 a phone number is left as it is and counted.
@@ -70,6 +76,7 @@ class PhonesOutcome:
     lead_id: int
     exists: bool
     written: bool = False
+    phone_items: int = 0  # PHONE items the lead had when it was read
     pseudonyms: tuple[str, ...] = ()
     masked: int = 0  # items whose VALUE became the masked form
     removed: int = 0  # items deleted as repeats of a number already present
@@ -121,6 +128,7 @@ def lead_phones_protect(*, portal: Portal, lead_id: int) -> PhonesOutcome:
         lead_id=lead_id,
         exists=True,
         written=bool(plan.fields),
+        phone_items=len(phone_items(lead)),
         pseudonyms=tuple(plan.pseudonyms),
         masked=plan.masked,
         removed=plan.removed,
@@ -253,6 +261,49 @@ def _text(value: Any) -> str:
     if isinstance(value, list):  # a field made multiple by hand
         return " ".join(str(v) for v in value if v)
     return str(value or "").strip()
+
+
+def lead_originals_reseal(portal: Portal, dry_run: bool) -> int:
+    """Rotation step: leads whose originals are sealed under an older key.
+
+    Each lead is re-read and written under its lock, so a protection running
+    at the same moment is not overwritten with the numbers it replaced.
+    Returns how many leads were (or, on a dry run, would be) rewritten.
+    """
+    if portal.status != Portal.Status.ACTIVE or portal.setup_completed_at is None:
+        # Never set up: the portal has no lead field holding originals.
+        return 0
+    client = portal_client(portal)
+    stale = [
+        int(row["ID"])
+        for row in client.iterate("crm.lead.list", select=["ID", ORIGINAL_FIELD])
+        if any(vault.needs_reseal(s) for s in _text(row.get(ORIGINAL_FIELD)).split())
+    ]
+    if dry_run:
+        return len(stale)
+
+    changed = 0
+    for lead_id in stale:
+        with lead_lock(portal, lead_id):
+            try:
+                lead = client.call("crm.lead.get", {"id": lead_id})
+            except errors.NotFound:
+                continue
+            pairs = stored_originals(portal, lead)
+            if not any(vault.needs_reseal(sealed) for _n, sealed in pairs):
+                continue
+            fields = {
+                HASH_FIELD: " ".join(vault.pseudonym(portal, n) for n, _s in pairs),
+                ORIGINAL_FIELD: " ".join(
+                    vault.reseal_phone(portal, sealed) for _n, sealed in pairs
+                ),
+            }
+            client.call("crm.lead.update", {"id": lead_id, "fields": fields})
+            changed += 1
+    return changed
+
+
+vault.register_rotation_step("lead_phone_originals", lead_originals_reseal)
 
 
 @contextlib.contextmanager

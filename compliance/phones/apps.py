@@ -8,4 +8,6 @@ class PhonesConfig(AppConfig):
     verbose_name = _("Защита телефонов")
 
     def ready(self) -> None:
-        from compliance.phones import signals  # noqa: F401 - connects receivers
+        # Connect the purge receiver and register the key rotation step.
+        from compliance import lead_phones  # noqa: F401
+        from compliance.phones import signals  # noqa: F401

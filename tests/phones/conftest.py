@@ -1,12 +1,18 @@
+import html
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import requests
 from django.test import override_settings
 
 from compliance.lead_phones import PhonesOutcome, lead_phones_protect
 from integrator import setup
+from integrator.models import Portal
 from integrator.rest import portal_client
+from sandbox.driver import PortalInfo, SandboxDriver
 from tests.integrator.rest_support import (
     FAST_RETRIES,
     NO_APP,
@@ -60,5 +66,103 @@ def salon(sandbox_server: LiveServer) -> Iterator[Salon]:
         world = installed_portal(sandbox_server.url)
         report = setup.portal_setup(portal_id=world.portal.pk)
         assert report.ok, report.as_dict()
+        world.portal.refresh_from_db()
         yield Salon(world)
         world.sandbox.wait_idle(timeout=5)
+
+
+# --- the app installed through the wizard, pages served over HTTP ------------------
+
+
+TAB_DATA = re.compile(r'<script id="pdn-tab" type="application/json">(.*?)</script>')
+
+
+class Framed:
+    """A sandbox portal with the app installed by its admin through the wizard."""
+
+    def __init__(self, driver: SandboxDriver, info: PortalInfo, app_url: str) -> None:
+        self.driver = driver
+        self.info = info
+        self.ref = info.ref
+        self.app_url = app_url
+
+    @property
+    def portal(self) -> Portal:
+        return Portal.objects.get(member_id=self.info.member_id)
+
+    def new_lead(self, *phones: str, user_id: int = MANAGER) -> int:
+        fields: dict[str, Any] = {"TITLE": "Запись на стрижку"}
+        fields["PHONE"] = [{"VALUE": p, "VALUE_TYPE": "MOBILE"} for p in phones]
+        return self.driver.create_lead(self.ref, fields, user_id=user_id)
+
+    def protected_lead(self, *phones: str) -> int:
+        lead_id = self.new_lead(*phones)
+        assert lead_phones_protect(portal=self.portal, lead_id=lead_id).written
+        return lead_id
+
+    def open_tab(self, lead_id: int, user_id: int) -> requests.Response:
+        frame = self.driver.open_lead_tab(self.ref, lead_id=lead_id, user_id=user_id)
+        return requests.post(
+            frame.action, params=frame.query, data=frame.form, timeout=30
+        )
+
+    def tab(self, lead_id: int, user_id: int) -> dict[str, Any]:
+        page = self.open_tab(lead_id, user_id)
+        assert page.status_code == 200, page.text[:300]
+        match = TAB_DATA.search(page.text)
+        assert match, "the page carries no tab data"
+        data: dict[str, Any] = json.loads(match.group(1))
+        return data
+
+    def tab_call(
+        self, tab: dict[str, Any], url: str, body: dict[str, Any] | None = None
+    ) -> requests.Response:
+        headers = {tab["header"]: tab["token"]}
+        if body is None:
+            return requests.get(self.app_url + url, headers=headers, timeout=30)
+        return requests.post(self.app_url + url, json=body, headers=headers, timeout=30)
+
+    def open_app(self, user_id: int) -> requests.Response:
+        frame = self.driver.open_app(self.ref, user_id=user_id)
+        return requests.post(
+            frame.action, params=frame.query, data=frame.form, timeout=30
+        )
+
+    def post_app(self, path: str, form: dict[str, str]) -> requests.Response:
+        return requests.post(self.app_url + path, data=form, timeout=30)
+
+
+def hidden(page: str, form_id: str, name: str = "token") -> str:
+    """The value of a hidden input inside the form with ``form_id``."""
+    start = page.index(f'id="{form_id}"')
+    match = re.search(rf'name="{name}" value="([^"]*)"', page[start:])
+    assert match, f"no {name} in #{form_id}"
+    return html.unescape(match.group(1))
+
+
+@pytest.fixture
+def driver(
+    app_server: LiveServer, sandbox_server: LiveServer
+) -> Iterator[SandboxDriver]:
+    """A clean sandbox whose app registration points at the live app."""
+    sandbox = SandboxDriver(sandbox_server.url)
+    sandbox.reset()
+    sandbox.configure_app(
+        base_url=app_server.url,
+        install_path="/b24/install/",
+        install_event_path="/b24/events/",
+        app_path="/b24/app/",
+    )
+    yield sandbox
+    sandbox.wait_idle(timeout=5)
+
+
+@pytest.fixture
+def framed(driver: SandboxDriver, app_server: LiveServer) -> Framed:
+    sandbox = driver
+    info = sandbox.create_portal("phones")
+    result = sandbox.install(info.ref, user_id=ADMIN)
+    assert result["wizard"]["status"] == 200, result["wizard"].get("body", "")[:500]
+    sandbox.finish_install(info.ref)
+    sandbox.wait_for_deliveries(info.ref)
+    return Framed(sandbox, sandbox.portal(info.ref), app_server.url)

@@ -4,14 +4,16 @@ import json
 import threading
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
+from django.test import override_settings
 
 from compliance import vault
 from compliance.journal import Actor
-from compliance.lead_phones import HASH_FIELD, ORIGINAL_FIELD
+from compliance.lead_phones import HASH_FIELD, ORIGINAL_FIELD, lead_originals_reseal
 from compliance.models import JournalEntry
 from compliance.phones.policy import phone_mode_set
-from tests.compliance.test_vault import GROUPS
+from tests.compliance.test_vault import GROUPS, ROTATED_KEYS
 from tests.phones.conftest import ADMIN, MANAGER
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "sandbox"])
@@ -228,3 +230,24 @@ def test_the_journal_names_the_lead_and_pseudonyms_only(salon):
     ]
     text = f"{entry.subject} {entry.details}"
     assert not any(digits in text for digits in _digits_of("+79001234567"))
+
+
+def test_key_rotation_reseals_originals_and_rekeys_pseudonyms_in_one_write(salon):
+    lead_id = salon.new_lead("8 (900) 123-45-67", "8 812 555-01-23")
+    salon.protect(lead_id)
+
+    with override_settings(PDN_MASTER_KEYS=ROTATED_KEYS):
+        assert lead_originals_reseal(salon.portal, True) == 1
+        call_command("rotate_keys", "--portal", salon.portal.member_id)
+
+        lead = salon.lead(lead_id)
+        sealed = lead[ORIGINAL_FIELD].split()
+        assert [s[:3] for s in sealed] == ["v2:", "v2:"]
+        numbers = [vault.decrypt_phone(salon.portal, s) for s in sealed]
+        assert numbers == ["+79001234567", "+78125550123"]
+        assert lead[HASH_FIELD].split() == [
+            vault.pseudonym(salon.portal, n, version=2) for n in numbers
+        ]
+        assert salon.protect(lead_id).written is False
+        assert lead_originals_reseal(salon.portal, True) == 0
+    assert len(salon.updates()) == 2
