@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -572,3 +572,56 @@ def client_status(*, portal: Portal, client_ref: str, purpose: str) -> str | Non
         .values_list("state", flat=True)
         .first()
     )
+
+
+def evidence_read(
+    *, portal: Portal, lead_id: int, actor: Actor
+) -> list[dict[str, Any]]:
+    """The full evidence of a lead's consents, raw replies included; journaled.
+
+    For an inspection or the client's own request (152-FZ art. 9 part 3:
+    the operator proves consent). Reading the sealed replies is an access
+    to personal data, so it is recorded in the same transaction.
+    """
+    with transaction.atomic():
+        events = list(
+            ConsentEvent.objects.filter(portal=portal, lead_id=lead_id)
+            .select_related("document")
+            .order_by("at", "pk")
+        )
+        journal_record(
+            portal=portal,
+            action="consent.evidence.read",
+            actor=actor,
+            subject=_subject(lead_id),
+            details={"lead_id": _id(lead_id), "events": len(events)},
+        )
+    return [
+        {
+            "event_id": event.pk,
+            "kind": event.kind,
+            "purpose": event.purpose,
+            "status_after": event.status_after,
+            "answer": event.answer,
+            "at": event.at.isoformat(),
+            "platform_at": event.platform_at.isoformat() if event.platform_at else None,
+            "document_version": event.document_version,
+            "document_sha256": event.document_sha256,
+            "document_text": event.document.text,
+            "operator": event.document.operator,
+            "processors": event.document.processors,
+            "channel": event.channel,
+            "connector_id": event.connector_id,
+            "line_id": event.line_id,
+            "chat_id": event.chat_id,
+            "dialog_id": event.dialog_id,
+            "message_id": event.message_id,
+            "channel_ref": event.unseal(event.channel_ref_sealed),
+            "reply": event.reply,
+            "asked_by_bot_id": event.asked_by_bot_id,
+            "actor_user_id": event.actor_user_id,
+            "note": event.note,
+            "lead_id": event.lead_id,
+        }
+        for event in events
+    ]

@@ -1,8 +1,11 @@
+import hashlib
+
 import pytest
 from django.db import DatabaseError, connection, transaction
 
 from compliance.consent import documents, ledger
 from compliance.consent.models import ConsentEvent, ConsentStatus, FrozenError
+from compliance.journal import Actor
 from compliance.models import JournalEntry
 from tests.consent.conftest import (
     ADMIN,
@@ -262,3 +265,25 @@ def test_history_lists_requests_answers_in_order(portal, salon_settings):
         ("answered", "pending"),
         ("answered", "granted"),
     ]
+
+
+def test_the_evidence_reads_whole_and_the_reading_is_journaled(portal, salon_settings):
+    ask(portal)
+    reply(portal, "Да, согласен", message_id=90002)
+    auditor = Actor.user(9, "auditor")
+
+    evidence = ledger.evidence_read(portal=portal, lead_id=LEAD, actor=auditor)
+
+    request, answer = evidence
+    assert request["kind"] == "requested" and request["asked_by_bot_id"] == BOT_ID
+    assert answer["reply"] == "Да, согласен"
+    assert answer["channel_ref"] == "telegrambot|22|1775|599"
+    assert (
+        answer["document_sha256"]
+        == hashlib.sha256(answer["document_text"].encode()).hexdigest()
+    )
+    assert answer["operator"]["name"] == "ИП Смирнова Анна Сергеевна"
+    assert answer["processors"][0]["name"] == "ООО «Облако»"
+    entry = JournalEntry.objects.get(action="consent.evidence.read")
+    assert (entry.actor_user_id, entry.actor_role) == (9, "auditor")
+    assert "согласен" not in entry.details
