@@ -51,6 +51,8 @@ class Viewer:
     user_id: int
     auth_id: str = field(repr=False)
     language: str = "ru"
+    # The user's Bitrix24 departments (UF_DEPARTMENT), for roles by department.
+    departments: tuple[int, ...] = ()
 
     def client(self) -> rest.Client:
         """Calls with the viewer's own rights (never the app's)."""
@@ -87,11 +89,21 @@ def viewer_from_frame(post: Mapping[str, str], query: Mapping[str, str]) -> View
     except errors.Transient as exc:
         raise FrameRejected(503, "the portal did not answer") from exc
     user_id = _int(user.get("ID")) if isinstance(user, Mapping) else None
-    if user_id is None:
+    if user_id is None or not isinstance(user, Mapping):
         raise FrameRejected(403, "the portal named no user")
     return Viewer(
-        portal=portal, user_id=user_id, auth_id=auth_id, language=viewer.language
+        portal=portal,
+        user_id=user_id,
+        auth_id=auth_id,
+        language=viewer.language,
+        departments=_departments(user.get("UF_DEPARTMENT")),
     )
+
+
+def _departments(value: Any) -> tuple[int, ...]:
+    items = value if isinstance(value, list) else [value]
+    found = (_int(item) for item in items)
+    return tuple(sorted({number for number in found if number is not None}))
 
 
 def placement_options(post: Mapping[str, str]) -> dict[str, Any]:
@@ -137,11 +149,18 @@ class TabGrant:
     portal_id: int
     user_id: int
     lead_id: int
+    departments: tuple[int, ...] = ()
 
 
-def tab_token(*, portal_id: int, user_id: int, lead_id: int) -> str:
+def tab_token(
+    *,
+    portal_id: int,
+    user_id: int,
+    lead_id: int,
+    departments: tuple[int, ...] = (),
+) -> str:
     """A signed token for the tab's follow-up requests (15 minutes)."""
-    payload = {"p": portal_id, "u": user_id, "l": lead_id}
+    payload = {"p": portal_id, "u": user_id, "l": lead_id, "d": list(departments)}
     return signing.dumps(payload, salt=TAB_TOKEN_SALT)
 
 
@@ -153,6 +172,7 @@ def tab_grant(token: str) -> TabGrant:
             portal_id=int(payload["p"]),
             user_id=int(payload["u"]),
             lead_id=int(payload["l"]),
+            departments=tuple(int(d) for d in payload.get("d", ())),
         )
     except signing.SignatureExpired as exc:
         raise FrameRejected(401, "the tab token expired") from exc

@@ -197,7 +197,10 @@ def lead_tab(request: HttpRequest) -> HttpResponse:
 
     summary = placement.lead_summary(lead_id, lead if isinstance(lead, dict) else {})
     token = placement.tab_token(
-        portal_id=viewer.portal.pk, user_id=viewer.user_id, lead_id=lead_id
+        portal_id=viewer.portal.pk,
+        user_id=viewer.user_id,
+        lead_id=lead_id,
+        departments=viewer.departments,
     )
     context = {
         "summary": summary,

@@ -272,3 +272,14 @@ def test_a_tab_token_is_void_once_the_portal_is_uninstalled(example_portal):
 
     with pytest.raises(placement.FrameRejected):
         placement.tab_grant(token)
+
+
+@pytest.mark.django_db
+def test_a_tab_token_carries_the_users_departments(example_portal):
+    token = placement.tab_token(
+        portal_id=example_portal.pk, user_id=5, lead_id=1043, departments=(3, 1)
+    )
+
+    grant = placement.tab_grant(token)
+
+    assert (grant.user_id, grant.lead_id, grant.departments) == (5, 1043, (3, 1))
