@@ -161,3 +161,10 @@ def _display(e164: str) -> str:
     return str(
         phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     )
+
+
+def reveal_notes_forget(*, portal_id: int, lead_id: int) -> int:
+    """A deleted lead's reveal notes go with it; the journal keeps the codes."""
+    notes = RevealNote.objects.filter(portal_id=portal_id, lead_id=lead_id)
+    deleted, _ = notes.delete()
+    return deleted
