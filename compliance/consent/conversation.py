@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from django.db import IntegrityError, connections, router, transaction
+from django.db.models import Q
 from django.utils import formats, timezone
 
 from compliance.consent import documents, ledger
@@ -346,6 +347,10 @@ def _open(turn: ChatTurn, sender: ChatSender) -> _Context:
     )
     changed = []
     if entity.lead_id and session.lead_id != entity.lead_id:
+        if session.lead_id is None:
+            ledger.client_rebind(
+                portal=turn.portal, chat_id=session.chat_id, lead_id=entity.lead_id
+            )
         session.lead_id = entity.lead_id
         changed.append("lead_id")
     if turn.event == JOIN and session.handed_over_at is not None and not created:
@@ -412,8 +417,8 @@ def _follows_request(context: _Context, purpose: str) -> bool:
     """
     request = (
         ConsentEvent.objects.filter(
+            Q(client_ref=context.client_ref) | Q(chat_id=context.session.chat_id),
             portal=context.portal,
-            client_ref=context.client_ref,
             purpose=purpose,
             kind=ConsentEvent.Kind.REQUESTED,
         )

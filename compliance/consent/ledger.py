@@ -336,17 +336,9 @@ def consent_answer(
         if status is None or status.state != State.PENDING:
             raise LedgerError("no consent request is awaiting an answer")
 
-        # The text the client saw is the one of the latest request.
-        asked = (
-            ConsentEvent.objects.filter(
-                portal=portal,
-                client_ref=client_ref,
-                purpose=purpose,
-                kind=Kind.REQUESTED,
-            )
-            .select_related("document")
-            .latest("at", "pk")
-        )
+        # The text the client saw is the one of the latest request, which
+        # the pending state points at (not the version current now).
+        shown = status.document
         changes: dict[str, object] = {}
         if answer is Reply.YES:
             state = State.GRANTED
@@ -364,7 +356,7 @@ def consent_answer(
             lead_id=lead_id or status.lead_id,
             purpose=purpose,
             kind=Kind.ANSWERED,
-            document=asked.document,
+            document=shown,
             place=place,
             status_after=state,
             message_id=message_id,
@@ -495,6 +487,33 @@ def _client_refs(client_ref: str, lead_id: int | None, place: ChatPlace) -> list
     if place.chat_id and f"chat:{place.chat_id}" not in refs:
         refs.append(f"chat:{place.chat_id}")
     return refs
+
+
+def client_rebind(*, portal: Portal, chat_id: int, lead_id: int) -> int:
+    """A chat's client became a lead: carry its consent states over to the lead.
+
+    Open lines may save a chat to the CRM after it began; the client asked
+    under ``chat:N`` must not be asked again as ``lead:M``. Events keep the
+    reference they were written with (and carry the chat id); the states
+    move. A state the lead already has wins. Returns how many moved.
+    """
+    old, new = f"chat:{int(chat_id)}", f"lead:{int(lead_id)}"
+    moved = 0
+    with transaction.atomic():
+        taken = set(
+            ConsentStatus.objects.filter(portal=portal, client_ref=new).values_list(
+                "purpose", flat=True
+            )
+        )
+        for status in ConsentStatus.objects.select_for_update().filter(
+            portal=portal, client_ref=old
+        ):
+            if status.purpose in taken:
+                continue
+            status.client_ref, status.lead_id = new, lead_id
+            status.save(update_fields=["client_ref", "lead_id"])
+            moved += 1
+    return moved
 
 
 def renewal_mark(*, portal: Portal, document: ConsentDocument, actor: Actor) -> int:

@@ -297,3 +297,21 @@ def test_a_message_written_before_the_request_is_not_its_answer(
 
     assert (crossed, answered) == ("settled", "answered")
     assert status(portal) == State.GRANTED
+
+
+def test_a_chat_saved_to_the_crm_later_keeps_its_consent_and_is_not_asked_again(
+    portal, salon_settings, sender
+):
+    receive(portal, sender, "Здравствуйте", data_1="N|NONE|0|N|N|343", data_2="")
+
+    answered = receive(portal, sender, "да")
+
+    assert answered == "answered"
+    assert status(portal) == State.GRANTED
+    assert ConsentEvent.objects.filter(kind="requested").count() == 1
+    assert (
+        ledger.client_status(
+            portal=portal, client_ref="chat:3301", purpose="processing"
+        )
+        is None
+    )
