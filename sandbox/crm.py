@@ -7,11 +7,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from sandbox import clock, events
 from sandbox.models import Lead, LeadUserField, Multifield, Portal, TimelineComment
 from sandbox.rest import Call, Page, RestError, iso, legacy_error, method
+from sandbox.router import SANDBOX_DB
 
 PAGE = 50
 MULTIFIELDS = ("PHONE", "EMAIL", "WEB", "IM", "LINK")
@@ -692,6 +694,21 @@ def crm_lead_userfield_add(call: Call) -> int:
     if LeadUserField.objects.filter(portal=call.portal, field_name=name).exists():
         raise RestError("ERROR_CORE", f"A user field named {name} already exists", 400)
 
+    try:
+        # A concurrent add of the same name loses at the unique constraint,
+        # and answers as Bitrix24 does for a duplicate.
+        with transaction.atomic(using=SANDBOX_DB):
+            uf = _userfield_create(call, name, user_type, multiple, fields)
+    except IntegrityError:
+        raise RestError(
+            "ERROR_CORE", f"A user field named {name} already exists", 400
+        ) from None
+    return uf.pk
+
+
+def _userfield_create(
+    call: Call, name: str, user_type: str, multiple: str, fields: dict[str, Any]
+) -> LeadUserField:
     label = fields.get("LABEL")
     labels = {
         key: fields.get(key) or label
@@ -706,7 +723,7 @@ def crm_lead_userfield_add(call: Call) -> int:
         {**item, "ID": str(index + 1)}
         for index, item in enumerate(_items(fields.get("LIST") or []))
     ]
-    uf = LeadUserField.objects.create(
+    return LeadUserField.objects.create(
         portal=call.portal,
         field_name=name,
         user_type_id=user_type,
@@ -722,7 +739,6 @@ def crm_lead_userfield_add(call: Call) -> int:
         labels=labels,
         enum_list=enum_list,
     )
-    return uf.pk
 
 
 @method("crm.lead.userfield.list", "crm")

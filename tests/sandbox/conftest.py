@@ -1,6 +1,5 @@
 """Fixtures for the sandbox portal: the live sandbox, a recording app, a driver."""
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -150,42 +149,9 @@ def installed(sandbox: SandboxDriver, portal: PortalInfo) -> Installed:
     )
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def sandbox_browser() -> Iterator[Any]:
-    """Headless Chromium for the whole session.
-
-    Playwright's sync API keeps an event loop running in this thread from now
-    on, which Django's async-safety check would mistake for async code.
-    """
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
 @pytest.fixture
-def browser_page(sandbox_browser: Any) -> Iterator[Any]:
-    context = sandbox_browser.new_context(locale="ru-RU")
+def browser_page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="ru-RU")
     page = context.new_page()
     page.set_default_timeout(20_000)
     yield page

@@ -1,3 +1,5 @@
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 pytestmark = pytest.mark.django_db(databases=["default", "sandbox"])
@@ -31,6 +33,24 @@ def test_a_duplicate_name_is_error_core(installed):
     again = add(installed, FIELD_NAME="UF_CRM_PDN_CONSENT", USER_TYPE_ID="string")
     assert again.status_code == 400
     assert again.json()["error"] == "ERROR_CORE"
+
+
+def test_concurrent_adds_of_one_name_give_one_field_and_error_core(installed):
+    # The first check passes for every thread; the database decides.
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(
+            pool.map(
+                lambda _: add(installed, FIELD_NAME="PDN_RACE", USER_TYPE_ID="string"),
+                range(6),
+            )
+        )
+
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1
+    assert all(s == 400 for s in statuses if s != 200)
+    assert all(
+        r.json()["error"] == "ERROR_CORE" for r in responses if r.status_code != 200
+    )
 
 
 def test_bad_names_and_types_are_refused(installed):
