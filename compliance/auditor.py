@@ -200,7 +200,10 @@ def _rows(portal: Portal, chosen: Any) -> dict[str, Any]:
     rows = []
     for entry in page:
         status = statuses[entry.seq]
-        details = journal.details_of(entry)
+        details = {
+            key: ", ".join(map(str, value)) if isinstance(value, list) else value
+            for key, value in journal.details_of(entry).items()
+        }
         rows.append(
             {
                 "entry": entry,

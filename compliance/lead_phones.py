@@ -110,6 +110,15 @@ def lead_phones_protect(*, portal: Portal, lead_id: int) -> PhonesOutcome:
             return PhonesOutcome(lead_id=lead_id, exists=False)
         if not isinstance(lead, Mapping):
             return PhonesOutcome(lead_id=lead_id, exists=False)
+        if HASH_FIELD not in lead or ORIGINAL_FIELD not in lead:
+            # Without the fields the portal would drop the originals and keep
+            # the masks: the numbers would be lost. Setup adds them.
+            logger.warning(
+                "portal %s lead %s: the phone fields are missing",
+                portal.member_id,
+                lead_id,
+            )
+            return PhonesOutcome(lead_id=lead_id, exists=True, refused="no_fields")
         try:
             plan = phones_plan(portal, lead, mode=phone_mode(portal))
         except SealedUnreadable:

@@ -22,6 +22,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from compliance import vault
+from compliance.auditor import audit_token
 from compliance.journal import Actor
 from compliance.lead_phones import SealedUnreadable, stored_originals
 from compliance.models import Role
@@ -183,6 +184,9 @@ def phone_settings_context(portal: Portal, user_id: int) -> dict[str, Any]:
     departments = DepartmentRole.objects.filter(portal=portal, role__in=ASSIGNABLE)
     return {
         "phones_token": admin_token(portal_id=portal.pk, user_id=user_id),
+        "audit_token": audit_token(
+            portal_id=portal.pk, user_id=user_id, portal_admin=True
+        ),
         "phone_mode": policy.phone_mode(portal),
         "phone_modes": PhonePolicy.Mode.choices,
         "assignable": [(r.value, r.label) for r in ASSIGNABLE],

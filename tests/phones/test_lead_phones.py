@@ -10,10 +10,16 @@ from django.test import override_settings
 
 from compliance import vault
 from compliance.journal import Actor
-from compliance.lead_phones import HASH_FIELD, ORIGINAL_FIELD, lead_originals_reseal
+from compliance.lead_phones import (
+    HASH_FIELD,
+    ORIGINAL_FIELD,
+    lead_originals_reseal,
+    lead_phones_protect,
+)
 from compliance.models import JournalEntry
 from compliance.phones.policy import phone_mode_set
 from tests.compliance.test_vault import GROUPS, ROTATED_KEYS
+from tests.integrator.rest_support import installed_portal
 from tests.phones.conftest import ADMIN, MANAGER
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "sandbox"])
@@ -251,3 +257,19 @@ def test_key_rotation_reseals_originals_and_rekeys_pseudonyms_in_one_write(salon
         assert salon.protect(lead_id).written is False
         assert lead_originals_reseal(salon.portal, True) == 0
     assert len(salon.updates()) == 2
+
+
+def test_a_portal_without_the_phone_fields_keeps_its_numbers(sandbox_server):
+    # Installed, but setup never added the lead fields: masking would lose
+    # the numbers, so nothing is written.
+    world = installed_portal(sandbox_server.url)
+    lead_id = world.sandbox.create_lead(
+        world.ref, {"PHONE": [{"VALUE": "8 900 123-45-67", "VALUE_TYPE": "WORK"}]}
+    )
+
+    outcome = lead_phones_protect(portal=world.portal, lead_id=lead_id)
+
+    assert (outcome.written, outcome.refused) == (False, "no_fields")
+    assert world.sandbox.lead(world.ref, lead_id)["PHONE"][0]["VALUE"] == (
+        "8 900 123-45-67"
+    )
