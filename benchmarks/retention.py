@@ -11,9 +11,10 @@ in batches, confirm, destroy the archives (no grace) and write the act. It
 does this twice, on two portals: once undisturbed, once with the worker
 killed (SIGKILL) a third of the way through and a new one started.
 
-Figures per pass: ``requests`` the portal received; ``lower_bound`` = the batch requests the
-work needs at 50 commands each (a comment list and a delete per lead, a read
-and a confirming list per 50 leads, the planning pages 50 to a batch);
+Figures per pass: ``requests`` the portal received; ``lower_bound`` = the
+batch requests the work needs at 50 commands each (a comment list and a
+delete per lead, a read and a confirming list per 50 leads, the planning
+pages 50 to a batch);
 ``ratio``; ``wall_s`` from the first request to the finished run;
 ``bucket_min_s`` (the least time the portal's bucket allows for that many
 requests: the burst at once, the rest at the drain rate); ``lost`` (due leads
