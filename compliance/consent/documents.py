@@ -86,9 +86,31 @@ def default_text(consent_settings: ConsentSettings, purpose: str) -> str:
     context = {
         "s": consent_settings,
         "processors": clean_processors(consent_settings.processors),
+        "purpose_text": _own_wording(consent_settings.purpose_texts, purpose),
+        "data_list": _own_wording(consent_settings.data_lists, purpose),
     }
     text = render_to_string(f"consent/texts/{purpose}.txt", context)
     return normalise_text(text)
+
+
+def _own_wording(wordings: Any, purpose: str) -> str:
+    value = wordings.get(purpose) if isinstance(wordings, Mapping) else None
+    return str(value).strip().rstrip(".") if value else ""
+
+
+def clean_wordings(raw: Any) -> dict[str, str]:
+    """``{purpose: text}`` for known purposes, each at most 1000 characters."""
+    if not isinstance(raw, Mapping):
+        raise DocumentError("purpose texts and data lists are maps by purpose")
+    cleaned = {}
+    for purpose, text in raw.items():
+        if purpose not in Purpose.values:
+            raise DocumentError("unknown purpose")
+        if not isinstance(text, str) or len(text) > 1000:
+            raise DocumentError(f"the wording for {purpose} must be text")
+        if text.strip():
+            cleaned[purpose] = text.strip()
+    return cleaned
 
 
 def latest_document(portal: Portal, purpose: str) -> ConsentDocument | None:
@@ -200,12 +222,17 @@ def settings_update(
         "term",
         "clinic",
         "marketing",
+        "purpose_texts",
+        "data_lists",
     }
     unknown = set(fields) - allowed
     if unknown:
         raise DocumentError(f"unknown setting: {sorted(unknown)[0]}")
     if "processors" in fields:
         fields["processors"] = clean_processors(fields["processors"])
+    for key in ("purpose_texts", "data_lists"):
+        if key in fields:
+            fields[key] = clean_wordings(fields[key])
     for key in ("inn", "ogrn"):
         value = str(fields.get(key, "") or "")
         if value and (not value.isdigit() or len(value) not in (10, 12, 13, 15)):
@@ -217,7 +244,15 @@ def settings_update(
             setattr(consent_settings, key, value)
         try:
             # Processors were checked above; JSON lists are no "blank" to Django.
-            consent_settings.full_clean(exclude=["portal", "public_id", "processors"])
+            consent_settings.full_clean(
+                exclude=[
+                    "portal",
+                    "public_id",
+                    "processors",
+                    "purpose_texts",
+                    "data_lists",
+                ]
+            )
         except ValidationError as exc:
             raise DocumentError(
                 f"invalid setting: {sorted(exc.error_dict)[0]}"

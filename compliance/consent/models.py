@@ -76,6 +76,10 @@ class ConsentSettings(models.Model):
         max_length=255,
         default="до достижения целей обработки, но не более 1 года",
     )
+    # Per purpose, the operator's own wording of the purpose and of the data
+    # list, replacing the defaults: {"processing": "…"}.
+    purpose_texts = models.JSONField(_("цели обработки"), default=dict, blank=True)
+    data_lists = models.JSONField(_("перечни данных"), default=dict, blank=True)
     clinic = models.BooleanField(_("медицинская организация"), default=False)
     marketing = models.BooleanField(_("просить согласие на рассылки"), default=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -223,3 +223,23 @@ def test_the_link_is_absolute_on_the_apps_origin(portal, salon_settings, setting
     assert documents.document_url(document) == (
         f"https://pdn.example.ru/consent/{salon_settings.public_id}/processing/v1/"
     )
+
+
+def test_the_operator_may_word_the_purpose_and_the_data_list(portal, salon_settings):
+    published = documents.settings_update(
+        portal=portal,
+        actor=ADMIN,
+        purpose_texts={"processing": "запись на окрашивание волос."},
+        data_lists={"processing": "имя и номер телефона"},
+    )
+
+    (document,) = published
+    assert "Цель обработки: запись на окрашивание волос.\n" in document.text
+    assert "Перечень персональных данных: имя и номер телефона.\n" in document.text
+
+
+def test_a_wording_for_an_unknown_purpose_is_refused(portal, salon_settings):
+    with pytest.raises(documents.DocumentError, match="unknown purpose"):
+        documents.settings_update(
+            portal=portal, actor=ADMIN, data_lists={"profiling": "всё"}
+        )
