@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from django.utils import formats, translation
 
 from compliance.consent.models import (
+    DESTROY_WITHIN,
     Channel,
     ConsentEvent,
     ConsentStatus,
@@ -67,7 +68,7 @@ def timeline_comment(event: ConsentEvent) -> str:
         f"Канал: {channel}. Время: {at} (МСК).",
     ]
     if event.kind == Kind.WITHDRAWN and event.status_after == State.WITHDRAWN:
-        deadline = event.at.astimezone(MOSCOW) + _destroy_within()
+        deadline = event.at.astimezone(MOSCOW) + DESTROY_WITHIN
         lines.append(
             "Обработка прекращена, данные будут уничтожены не позднее "
             f"{formats.date_format(deadline, 'd.m.Y')} (ч. 5 ст. 21 152-ФЗ)."
@@ -75,9 +76,3 @@ def timeline_comment(event: ConsentEvent) -> str:
     if event.actor_user_id:
         lines.append(f"Записал сотрудник с ID {event.actor_user_id}.")
     return "\n".join(lines)
-
-
-def _destroy_within() -> Any:
-    from compliance.consent.models import DESTROY_WITHIN
-
-    return DESTROY_WITHIN
