@@ -147,3 +147,18 @@ def test_the_resume_schedule_restarts_a_run_nobody_touched_for_minutes(
         after_task_publish.disconnect(record)  # type: ignore[attr-defined]
 
     assert sent == [("retention.run_step", (run.pk,))]
+
+
+def test_the_run_command_destroys_what_is_due_and_says_so_in_one_line(
+    clinic: Clinic,
+):
+    (lead_id,) = clinic.leads(1)
+    out = io.StringIO()
+
+    call_command("retention_run", clinic.portal.member_id, stdout=out)
+    call_command("retention_run", clinic.portal.member_id, stdout=out)
+
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("done: purged=1")
+    assert second == "skipped (already running/done)"
+    assert not clinic.exists(lead_id)
