@@ -600,10 +600,24 @@ def _archive_one(
 
 
 def _subject_ref(portal: Portal, lead_id: int, fields: Mapping[str, Any]) -> str:
-    """The lead id and its phone's keyed pseudonym: identifies, reveals nothing."""
+    """The lead id and its phone's keyed pseudonym: identifies, reveals nothing.
+
+    A masked PHONE field does not parse; the sealed original in
+    UF_CRM_PDN_ORIGINAL_PHONE does.
+    """
     ref = subject_lead(lead_id)
-    for item in fields.get("PHONE") or []:
-        value = item.get("VALUE") if isinstance(item, Mapping) else None
+    candidates = [
+        item.get("VALUE")
+        for item in fields.get("PHONE") or []
+        if isinstance(item, Mapping)
+    ]
+    originals = fields.get("UF_CRM_PDN_ORIGINAL_PHONE") or []
+    for sealed in originals if isinstance(originals, list) else [originals]:
+        try:
+            candidates.append(vault.decrypt_phone(portal, str(sealed)))
+        except crypto.CryptoError:
+            continue
+    for value in candidates:
         try:
             return f"{ref} phone:{vault.pseudonym(portal, str(value or ''))[:20]}"
         except vault.PhoneNumberError:

@@ -175,3 +175,27 @@ def test_a_withdrawn_leads_archive_is_destroyed_before_the_30_days_run_out(clini
     row.refresh_from_db()
     assert row.state == RunLead.State.PURGED and row.purged_run_id == later.pk
     assert later.act.destroyed_count == 1
+
+
+def test_a_masked_phone_is_named_in_the_act_by_its_sealed_originals_pseudonym(
+    clinic,
+):
+    from compliance import vault
+    from integrator.rest import portal_client
+
+    portal_client(clinic.portal).call(
+        "crm.lead.userfield.add",
+        {"fields": {"FIELD_NAME": "PDN_ORIGINAL_PHONE", "USER_TYPE_ID": "string"}},
+    )
+    sealed = vault.encrypt_phone(clinic.portal, "+79001234567")
+    (lead_id,) = clinic.leads(
+        1,
+        PHONE=[{"VALUE": "+7 900 ***-**-67", "VALUE_TYPE": "MOBILE"}],
+        UF_CRM_PDN_ORIGINAL_PHONE=sealed,
+    )
+
+    act = run_to_end(clinic)
+
+    pseudonym = vault.pseudonym(clinic.portal, "+79001234567")[:20]
+    assert f"lead#{lead_id} phone:{pseudonym}" in act_text(act)
+    assert "1234567" not in act.csv
