@@ -112,3 +112,17 @@ def test_the_chart_is_inline_svg_with_a_bar_per_channel(portal, salon_settings):
     assert 'data-channel="site" data-rate="0"' in svg
     assert "Чат на сайте" in svg
     assert panel.rates_svg([]) == ""
+
+
+def test_the_panel_speaks_english_on_an_english_portal(portal, salon_settings):
+    from django.utils import translation
+
+    ask(portal)
+    reply(portal, "да", message_id=90002)
+
+    with translation.override("en"):
+        (processing,) = panel.lead_panel(portal=portal, lead_id=LEAD)["purposes"]
+
+    assert processing["purpose_label"] == "Booking and reminders"
+    assert processing["state_label"] == "Granted"
+    assert processing["history"][0]["kind_label"] == "Requested"
