@@ -151,6 +151,11 @@ def auditor_page(request: HttpRequest) -> HttpResponse:
         reader = _reader(request)
     except placement.FrameRejected as exc:
         return _refusal(request, exc.status)
+    return journal_page(request, reader)
+
+
+def journal_page(request: HttpRequest, reader: Reader) -> HttpResponse:
+    """Render the journal for a reader; the app page hands auditors over here."""
     role = reader.role
     if role is None:
         return _refusal(request, 403)
