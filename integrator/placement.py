@@ -183,6 +183,31 @@ def tab_grant(token: str) -> TabGrant:
     return grant
 
 
+APP_TOKEN_SALT = "integrator.app-page"  # noqa: S105 - a namespace, not a secret
+APP_TOKEN_MAX_AGE = 30 * 60
+
+
+def app_token(*, portal_id: int, user_id: int) -> str:
+    """A signed token for the app page's own requests; issued to admins only."""
+    return signing.dumps({"p": portal_id, "u": user_id}, salt=APP_TOKEN_SALT)
+
+
+def app_grant(token: str) -> TabGrant:
+    """Open an app-page token (``lead_id`` 0); refused like a tab token."""
+    try:
+        payload = signing.loads(token, salt=APP_TOKEN_SALT, max_age=APP_TOKEN_MAX_AGE)
+        grant = TabGrant(
+            portal_id=int(payload["p"]), user_id=int(payload["u"]), lead_id=0
+        )
+    except signing.SignatureExpired as exc:
+        raise FrameRejected(401, "the page token expired") from exc
+    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise FrameRejected(401, "bad page token") from exc
+    if not Portal.objects.filter(pk=grant.portal_id, status__in=OPEN_STATUSES).exists():
+        raise FrameRejected(403, "the portal is not active")
+    return grant
+
+
 # --- what the tab shows ---------------------------------------------------------
 
 

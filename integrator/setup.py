@@ -197,10 +197,23 @@ def _add_user_fields(call: Callable[..., Any]) -> None:
                 raise
 
 
+def _register_bot(call: Callable[..., Any]) -> None:
+    from integrator import bot
+
+    target = handler_url(bot.BOT_PATH)
+    registered = call("imbot.bot.list") or {}
+    rows = registered.values() if isinstance(registered, dict) else registered
+    for row in rows:
+        if isinstance(row, dict) and row.get("CODE") == bot.BOT_CODE:
+            return
+    call("imbot.register", bot.bot_params(target))
+
+
 STEPS: tuple[tuple[str, Any, Callable[[Callable[..., Any]], None]], ...] = (
     ("events", _("Подписка на события лидов и приложения"), _bind_events),
     ("lead_tab", _("Вкладка «PDn Guard» в карточке лида"), _bind_lead_tab),
     ("user_fields", _("Поля лида для телефона и согласия"), _add_user_fields),
+    ("consent_bot", _("Чат-бот открытых линий для согласий"), _register_bot),
 )
 
 

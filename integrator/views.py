@@ -6,6 +6,7 @@ token, or the viewing user's AUTH_ID checked with the portal).
 """
 
 import functools
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -14,12 +15,17 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from integrator import errors, events, install, placement, setup
+from compliance.consent import documents as consent_documents
+from compliance.consent import panel as consent_panel
+from compliance.consent.ledger import LedgerError
+from compliance.journal import Actor
+from integrator import bot, errors, events, install, placement, setup
 from integrator.models import EventDelivery, Portal
 from integrator.rest import portal_client
 
@@ -74,6 +80,19 @@ def event_receiver(request: HttpRequest) -> HttpResponse:
     except events.EventRejected as exc:
         # The reason names no token and no personal data.
         logger.warning("event refused (%s): %s", exc.status, exc.reason)
+        return HttpResponse(exc.reason, status=exc.status, content_type="text/plain")
+    return HttpResponse("OK", content_type="text/plain")
+
+
+@csrf_exempt
+@require_POST
+def bot_receiver(request: HttpRequest) -> HttpResponse:
+    """Open-line bot events (v1): 200 once the message is stored and queued."""
+    try:
+        event = events.parse_event(request.body, request.content_type or "")
+        bot.bot_event_receive(event)
+    except events.EventRejected as exc:
+        logger.warning("bot event refused (%s): %s", exc.status, exc.reason)
         return HttpResponse(exc.reason, status=exc.status, content_type="text/plain")
     return HttpResponse("OK", content_type="text/plain")
 
@@ -161,9 +180,75 @@ def app_page(request: HttpRequest) -> HttpResponse:
         "delivered": deliveries.count(),
         "pending": deliveries.filter(processed_at__isnull=True).count(),
         "failed": deliveries.filter(outcome=EventDelivery.Outcome.FAILED).count(),
+        "consent": consent_panel.settings_panel(portal=portal),
+        "app_base_url": settings.APP_BASE_URL,
+        "page": {
+            "token": placement.app_token(portal_id=portal.pk, user_id=viewer.user_id),
+            "header": placement.TAB_TOKEN_HEADER,
+            "consent_url": "/b24/app/consent/",
+        },
     }
     response = render(request, "integrator/app.html", context)
     return placement.allow_framing(response, portal_origin=origin)
+
+
+CONSENT_SETTINGS = (
+    "operator_name",
+    "operator_address",
+    "inn",
+    "ogrn",
+    "withdraw_contact",
+    "term",
+    "clinic",
+    "marketing",
+)
+
+
+@csrf_exempt
+@require_POST
+@in_portal_language
+def app_consent(request: HttpRequest) -> JsonResponse:
+    """The admin saves consent settings or publishes a text's new version.
+
+    The signed page token (issued to an admin by the app page) is the proof;
+    no cookie is involved.
+    """
+    try:
+        grant = placement.app_grant(request.headers.get(placement.TAB_TOKEN_HEADER, ""))
+    except placement.FrameRejected as exc:
+        return _json_error(exc.status, exc.reason)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _json_error(400, "malformed JSON")
+    if not isinstance(body, dict):
+        return _json_error(400, "the body is not an object")
+
+    portal = Portal.objects.get(pk=grant.portal_id)
+    actor = Actor.user(grant.user_id, "admin")
+    try:
+        if isinstance(body.get("settings"), dict):
+            fields = {
+                key: value
+                for key, value in body["settings"].items()
+                if key in CONSENT_SETTINGS
+            }
+            consent_documents.settings_update(portal=portal, actor=actor, **fields)
+        elif isinstance(body.get("text"), str) and isinstance(body.get("purpose"), str):
+            consent_documents.document_publish(
+                portal=portal, purpose=body["purpose"], text=body["text"], actor=actor
+            )
+        else:
+            return _json_error(400, "send settings, or a purpose and its text")
+    except consent_documents.DocumentError as exc:
+        return _json_error(400, str(exc))
+
+    context = {
+        "consent": consent_panel.settings_panel(portal=portal),
+        "app_base_url": settings.APP_BASE_URL,
+    }
+    html = render_to_string("consent/_settings.html", context, request=request)
+    return JsonResponse({"html": html, "consent": context["consent"]})
 
 
 # --- the lead tab ----------------------------------------------------------------
@@ -204,11 +289,14 @@ def lead_tab(request: HttpRequest) -> HttpResponse:
     )
     context = {
         "summary": summary,
+        "consent": _consent_context(viewer.portal, lead_id),
         "tab": {
             "lead_id": lead_id,
             "token": token,
             "header": placement.TAB_TOKEN_HEADER,
             "lead_url": "/b24/tab/lead/",
+            "consent_url": "/b24/tab/consent/",
+            "withdraw_url": "/b24/tab/consent/withdraw/",
         },
     }
     response = render(request, "integrator/lead_tab.html", context)
@@ -236,6 +324,66 @@ def tab_lead(request: HttpRequest) -> JsonResponse:
 
 
 # --- helpers ---------------------------------------------------------------------
+
+
+def _consent_context(portal: Portal, lead_id: int) -> dict[str, Any]:
+    return {
+        "panel": consent_panel.lead_panel(portal=portal, lead_id=lead_id),
+        "app_base_url": settings.APP_BASE_URL,
+    }
+
+
+def _consent_json(request: HttpRequest, portal: Portal, lead_id: int) -> JsonResponse:
+    context = _consent_context(portal, lead_id)
+    html = render_to_string("consent/_lead_panel.html", context, request=request)
+    return JsonResponse({"html": html, "panel": context["panel"]})
+
+
+@require_GET
+@in_portal_language
+def tab_consent(request: HttpRequest) -> JsonResponse:
+    """The tab's consent block, by the tab token."""
+    try:
+        grant = placement.tab_grant(request.headers.get(placement.TAB_TOKEN_HEADER, ""))
+    except placement.FrameRejected as exc:
+        return _json_error(exc.status, exc.reason)
+    portal = Portal.objects.get(pk=grant.portal_id)
+    return _consent_json(request, portal, grant.lead_id)
+
+
+@csrf_exempt
+@require_POST
+@in_portal_language
+def tab_consent_withdraw(request: HttpRequest) -> JsonResponse:
+    """A manager records a withdrawal the client made by phone or letter.
+
+    The signed tab token in the header is the proof of the viewer and the
+    lead (the frame checked both with the portal); no cookie is involved,
+    so there is no cross-site request to forge.
+    """
+    try:
+        grant = placement.tab_grant(request.headers.get(placement.TAB_TOKEN_HEADER, ""))
+    except placement.FrameRejected as exc:
+        return _json_error(exc.status, exc.reason)
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return _json_error(400, "malformed JSON")
+    note = body.get("note") if isinstance(body, dict) else None
+    if not isinstance(note, str):
+        return _json_error(400, "note must be text")
+
+    portal = Portal.objects.get(pk=grant.portal_id)
+    try:
+        consent_panel.manager_withdrawal(
+            portal=portal,
+            lead_id=grant.lead_id,
+            manager_user_id=grant.user_id,
+            note=note,
+        )
+    except LedgerError as exc:
+        return _json_error(400, str(exc))
+    return _consent_json(request, portal, grant.lead_id)
 
 
 def _json_error(status: int, reason: str) -> JsonResponse:

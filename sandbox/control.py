@@ -444,6 +444,9 @@ def chats(request: HttpRequest, body: dict[str, Any], ref: str) -> Any:
             lead_id=int(lead_id) if lead_id is not None else None,
             connector=str(body.get("connector", "telegrambot")),
         )
+        if body.get("buttons_rendered"):
+            chat.buttons_rendered = True
+            chat.save(update_fields=["buttons_rendered"])
     return {
         "chat_id": chat.pk,
         "dialog_id": f"chat{chat.pk}",
@@ -467,6 +470,36 @@ def chat_messages(
             )
         return _message(message)
     return [_message(m) for m in chat.messages.order_by("pk")]
+
+
+@control
+def chat_detail(
+    request: HttpRequest, body: dict[str, Any], ref: str, chat_id: int
+) -> Any:
+    chat = _chat(_portal(ref), chat_id)
+    return {
+        "chat_id": chat.pk,
+        "dialog_id": f"chat{chat.pk}",
+        "lead_id": chat.lead_id,
+        "entity_id": openlines.entity_id(chat),
+        "buttons_rendered": chat.buttons_rendered,
+        "operator_mode": chat.operator_mode,
+    }
+
+
+@control
+def chat_operator(
+    request: HttpRequest, body: dict[str, Any], ref: str, chat_id: int
+) -> Any:
+    """An operator (a portal user) writes in the chat."""
+    portal = _portal(ref)
+    chat = _chat(portal, chat_id)
+    user = _user(portal, body.get("user_id"))
+    with transaction.atomic(using=SANDBOX_DB):
+        message = openlines.operator_writes(
+            chat=chat, user=user, text=str(body.get("text", ""))
+        )
+    return _message(message)
 
 
 # --- faults, counters, limits, the clock ----------------------------------------

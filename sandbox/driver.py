@@ -339,9 +339,18 @@ class SandboxDriver:
         client_name: str = "Клиент",
         lead_id: int | None = None,
         connector: str = "telegrambot",
+        buttons_rendered: bool = False,
     ) -> dict[str, Any]:
-        """A client starts an open-line chat: {chat_id, dialog_id, lead_id, …}."""
-        body: dict[str, Any] = {"client_name": client_name, "connector": connector}
+        """A client starts an open-line chat: {chat_id, dialog_id, lead_id, …}.
+
+        Open-line bots get ONIMBOTJOINCHAT. ``buttons_rendered`` says whether
+        the client's messenger draws bot keyboards (most do not).
+        """
+        body: dict[str, Any] = {
+            "client_name": client_name,
+            "connector": connector,
+            "buttons_rendered": buttons_rendered,
+        }
         if lead_id is not None:
             body["lead_id"] = lead_id
         result: dict[str, Any] = self._post(f"portals/{ref}/chats/", body)
@@ -361,5 +370,20 @@ class SandboxDriver:
         """Every message of a chat, the bot's answers included (the outbox)."""
         result: list[dict[str, Any]] = self._get(
             f"portals/{ref}/chats/{chat_id}/messages/"
+        )
+        return result
+
+    def chat(self, ref: str, chat_id: int) -> dict[str, Any]:
+        """The chat's state: lead, buttons_rendered, operator_mode."""
+        result: dict[str, Any] = self._get(f"portals/{ref}/chats/{chat_id}/")
+        return result
+
+    def operator_writes(
+        self, ref: str, chat_id: int, text: str, *, user_id: int = 1
+    ) -> dict[str, Any]:
+        """A portal user answers in the chat; open-line bots hear it."""
+        body = {"text": text, "user_id": user_id}
+        result: dict[str, Any] = self._post(
+            f"portals/{ref}/chats/{chat_id}/operator/", body
         )
         return result

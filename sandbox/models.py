@@ -390,6 +390,8 @@ class Chat(models.Model):
     client_name = models.CharField(max_length=200, default="")
     client_uid = models.IntegerField(default=1000)
     buttons_rendered = models.BooleanField(default=False)
+    # imopenlines.bot.session.operator moved the chat from its bot to people.
+    operator_mode = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"chat{self.pk}"
@@ -399,6 +401,7 @@ class ChatMessage(models.Model):
     class Author(models.TextChoices):
         CLIENT = "client", _("клиент")
         BOT = "bot", _("бот")
+        OPERATOR = "operator", _("оператор")
         SYSTEM = "system", _("система")
 
     chat = models.ForeignKey(Chat, on_delete=models.CASCADE, related_name="messages")

@@ -1,19 +1,23 @@
 """Open lines with a v1 chat bot: clients write, the bot gets events and answers.
 
 Only what a consent bot needs: imbot.register/unregister/bot.list,
-imbot.message.add, ONIMBOTMESSAGEADD with CHAT_ENTITY_* naming the lead, and
-an outbox the tests read. External messengers do not render keyboards unless
-the chat says so (``buttons_rendered``).
+imbot.message.add, imopenlines.bot.session.operator, ONIMBOTJOINCHAT when a
+chat opens (to the bot's welcome handler) and ONIMBOTMESSAGEADD for every
+message of the chat (the client's, operators', system notices and the bot's
+own), with CHAT_ENTITY_* naming the lead, and an outbox the tests read.
+External messengers do not render keyboards unless the chat says so
+(``buttons_rendered``).
 """
 
 from typing import Any
 
 from sandbox import clock, crm, events
-from sandbox.models import Bot, Chat, ChatMessage, Install, Lead, Portal
+from sandbox.models import Bot, Chat, ChatMessage, Install, Lead, Portal, User
 from sandbox.rest import Call, RestError, method
 from sandbox.system import handler_check
 
 MAX_BOTS = 5
+OPERATOR_NOTICE = "Диалог передан оператору"
 
 
 def _handler(call: Call, params: dict[str, Any], key: str, label: str) -> str:
@@ -128,7 +132,32 @@ def imbot_message_add(call: Call) -> int:
         keyboard=list(buttons.values()) if isinstance(buttons, dict) else buttons or [],
         system=str(call.param("SYSTEM") or "N").upper() == "Y",
     )
+    # Bitrix24 tells the chat's bots about every message, their own included.
+    _broadcast(chat, message)
     return message.pk
+
+
+@method("imopenlines.bot.session.operator", "imopenlines")
+def imopenlines_bot_session_operator(call: Call) -> bool:
+    """The bot gives the chat to the line's operators, with a system notice."""
+    call.require_app()
+    chat = Chat.objects.filter(
+        portal=call.portal, pk=_int(call.param("CHAT_ID"))
+    ).first()
+    if chat is None:
+        raise RestError("CHAT_ID", "Chat ID can't be empty")
+    if not chat.operator_mode:
+        chat.operator_mode = True
+        chat.save(update_fields=["operator_mode"])
+        notice = ChatMessage.objects.create(
+            chat=chat,
+            author=ChatMessage.Author.SYSTEM,
+            author_id=0,
+            text=OPERATOR_NOTICE,
+            system=True,
+        )
+        _broadcast(chat, notice)
+    return True
 
 
 # --- the client's side ----------------------------------------------------------
@@ -160,6 +189,15 @@ def chat_open(
             ]
         },
     )
+    for bot, install in _line_bots(portal):
+        events.emit_app_event(
+            portal=portal,
+            install=install,
+            event="ONIMBOTJOINCHAT",
+            handler=bot.handler_welcome,
+            data=_join_data(chat, bot, install),
+            user_uid=None,
+        )
     return chat
 
 
@@ -173,61 +211,134 @@ def client_writes(*, chat: Chat, text: str, system: bool = False) -> ChatMessage
     message = ChatMessage.objects.create(
         chat=chat, author=author, author_id=chat.client_uid, text=text, system=system
     )
-    portal = chat.portal
+    _broadcast(chat, message)
+    return message
+
+
+def operator_writes(*, chat: Chat, user: User, text: str) -> ChatMessage:
+    """An operator (a portal user) answers in the chat; the bots hear it too."""
+    message = ChatMessage.objects.create(
+        chat=chat, author=ChatMessage.Author.OPERATOR, author_id=user.uid, text=text
+    )
+    _broadcast(chat, message, sender_uid=user.uid)
+    return message
+
+
+def _line_bots(portal: Portal) -> list[tuple[Bot, Install]]:
+    """Open-line bots of installed apps (nothing reaches an app before that)."""
+    found = []
     for bot in Bot.objects.filter(portal=portal, openline="Y").select_related("app"):
         install = Install.objects.filter(
             portal=portal, app=bot.app, active=True, installed=True
         ).first()
-        if install is None:
-            continue
+        if install is not None:
+            found.append((bot, install))
+    return found
+
+
+def _broadcast(
+    chat: Chat, message: ChatMessage, *, sender_uid: int | None = None
+) -> None:
+    for bot, install in _line_bots(chat.portal):
         events.emit_app_event(
-            portal=portal,
+            portal=chat.portal,
             install=install,
             event="ONIMBOTMESSAGEADD",
             handler=bot.handler_message_add,
             data=_message_data(chat, message, bot, install),
-            user_uid=None,
+            user_uid=sender_uid,
         )
-    return message
+
+
+def _chat_params(chat: Chat) -> dict[str, str]:
+    now = int(clock.now())
+    return {
+        "DIALOG_ID": f"chat{chat.pk}",
+        "TO_CHAT_ID": str(chat.pk),
+        "CHAT_ID": str(chat.pk),
+        "MESSAGE_TYPE": "L",
+        "CHAT_TYPE": "L",
+        "CHAT_ENTITY_TYPE": "LINES",
+        "CHAT_ENTITY_ID": entity_id(chat),
+        "CHAT_ENTITY_DATA_1": (
+            f"Y|LEAD|{chat.lead_id}|N|N|{chat.session_id}|{now}|0|0|0"
+        ),
+        "CHAT_ENTITY_DATA_2": f"LEAD|{chat.lead_id}|COMPANY|0|CONTACT|0|DEAL|0",
+        "LANGUAGE": chat.portal.language,
+    }
+
+
+def _join_data(chat: Chat, bot: Bot, install: Install) -> dict[str, Any]:
+    bot_auth = events.bot_auth(portal=chat.portal, install=install)
+    return {
+        "BOT": {str(bot.pk): {**bot_auth, "BOT_ID": str(bot.pk), "BOT_CODE": bot.code}},
+        "PARAMS": {
+            **_chat_params(chat),
+            "BOT_ID": str(bot.pk),
+            "USER_ID": str(chat.client_uid),
+            "ACCESS_HISTORY": "N",
+        },
+        "USER": _client_user(chat),
+    }
+
+
+def _client_user(chat: Chat) -> dict[str, str]:
+    return {
+        "ID": str(chat.client_uid),
+        "NAME": chat.client_name,
+        "FIRST_NAME": chat.client_name,
+        "LAST_NAME": "",
+        "WORK_POSITION": "",
+        "GENDER": "",
+        "IS_BOT": "N",
+        "IS_CONNECTOR": "Y",
+        "IS_NETWORK": "N",
+        "IS_EXTRANET": "Y",
+    }
+
+
+def _author_user(chat: Chat, message: ChatMessage, bot: Bot) -> dict[str, str]:
+    if message.author in (ChatMessage.Author.CLIENT, ChatMessage.Author.SYSTEM):
+        return _client_user(chat)
+    if message.author == ChatMessage.Author.BOT:
+        sender = Bot.objects.filter(pk=message.author_id).first() or bot
+        name = str(sender.properties.get("NAME") or sender.properties.get("LAST_NAME"))
+        work = str(sender.properties.get("WORK_POSITION") or "")
+        is_bot = "Y"
+    else:
+        user = User.objects.filter(portal=chat.portal, uid=message.author_id).first()
+        name = user.full_name if user else ""
+        work = user.work_position if user else ""
+        is_bot = "N"
+    first, _, last = name.partition(" ")
+    return {
+        "ID": str(message.author_id),
+        "NAME": name,
+        "FIRST_NAME": first,
+        "LAST_NAME": last,
+        "WORK_POSITION": work,
+        "GENDER": "",
+        "IS_BOT": is_bot,
+        "IS_CONNECTOR": "N",
+        "IS_NETWORK": "N",
+        "IS_EXTRANET": "N",
+    }
 
 
 def _message_data(
     chat: Chat, message: ChatMessage, bot: Bot, install: Install
 ) -> dict[str, Any]:
-    now = int(clock.now())
     bot_auth = events.bot_auth(portal=chat.portal, install=install)
     return {
         "BOT": {str(bot.pk): {**bot_auth, "BOT_ID": str(bot.pk), "BOT_CODE": bot.code}},
         "PARAMS": {
+            **_chat_params(chat),
             "MESSAGE": message.text,
             "MESSAGE_ID": str(message.pk),
-            "DIALOG_ID": f"chat{chat.pk}",
-            "TO_CHAT_ID": str(chat.pk),
-            "FROM_USER_ID": str(chat.client_uid),
-            "AUTHOR_ID": str(chat.client_uid),
+            "FROM_USER_ID": str(message.author_id),
+            "AUTHOR_ID": str(message.author_id),
             "TO_USER_ID": "0",
-            "MESSAGE_TYPE": "L",
-            "CHAT_TYPE": "L",
-            "CHAT_ID": str(chat.pk),
-            "CHAT_ENTITY_TYPE": "LINES",
-            "CHAT_ENTITY_ID": entity_id(chat),
-            "CHAT_ENTITY_DATA_1": (
-                f"Y|LEAD|{chat.lead_id}|N|N|{chat.session_id}|{now}|0|0|0"
-            ),
-            "CHAT_ENTITY_DATA_2": f"LEAD|{chat.lead_id}|COMPANY|0|CONTACT|0|DEAL|0",
-            "LANGUAGE": chat.portal.language,
             "SYSTEM": "Y" if message.system else "N",
         },
-        "USER": {
-            "ID": str(chat.client_uid),
-            "NAME": chat.client_name,
-            "FIRST_NAME": chat.client_name,
-            "LAST_NAME": "",
-            "WORK_POSITION": "",
-            "GENDER": "",
-            "IS_BOT": "N",
-            "IS_CONNECTOR": "Y",
-            "IS_NETWORK": "N",
-            "IS_EXTRANET": "Y",
-        },
+        "USER": _author_user(chat, message, bot),
     }

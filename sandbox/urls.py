@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from sandbox import control, ui, views
+from sandbox import chat_pages, control, ui, views
 
 app_name = "sandbox"
 
@@ -14,6 +14,14 @@ portal_patterns: list[URLPattern | URLResolver] = [
     path("crm/lead/details/<int:lead_id>/", ui.lead_card, name="lead"),
     path("crm/lead/edit/<int:lead_id>/", ui.lead_edit, name="lead-edit"),
     path("marketplace/", ui.market, name="market"),
+    path("openlines/", chat_pages.line_page, name="openlines"),
+    path("openlines/new/", chat_pages.chat_new, name="openlines-new"),
+    path("openlines/chat/<int:chat_id>/", chat_pages.chat_page, name="chat"),
+    path(
+        "openlines/chat/<int:chat_id>/write/",
+        chat_pages.chat_write,
+        name="chat-write",
+    ),
     path("marketplace/app/", ui.app_page, name="app"),
     path("ui/switch-user/", ui.switch_user, name="switch-user"),
     path("ui/install/", ui.install_click, name="install"),
@@ -47,7 +55,9 @@ control_patterns: list[URLPattern | URLResolver] = [
     path("portals/<str:ref>/limits/", control.limits_view),
     path("portals/<str:ref>/deliveries/", control.deliveries),
     path("portals/<str:ref>/chats/", control.chats),
+    path("portals/<str:ref>/chats/<int:chat_id>/", control.chat_detail),
     path("portals/<str:ref>/chats/<int:chat_id>/messages/", control.chat_messages),
+    path("portals/<str:ref>/chats/<int:chat_id>/operator/", control.chat_operator),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

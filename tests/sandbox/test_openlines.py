@@ -24,8 +24,10 @@ def test_a_client_message_reaches_the_open_line_bot_with_the_lead(
         installed.portal.ref, count=1, event="ONIMBOTMESSAGEADD"
     )
 
-    [received] = app.posts_to("/b24/bot/")
+    joined, received = app.posts_to("/b24/bot/")
     form = received.form
+    assert joined.form["event"] == "ONIMBOTJOINCHAT"
+    assert joined.form["data"]["PARAMS"]["DIALOG_ID"] == chat["dialog_id"]
     params = form["data"]["PARAMS"]
     assert form["event"] == "ONIMBOTMESSAGEADD"
     assert params["MESSAGE"] == "Да, согласна"
@@ -101,3 +103,35 @@ def test_bots_hear_nothing_before_install_finish(sandbox, portal, app):
     sandbox.client_writes(portal.ref, chat["chat_id"], "Здравствуйте")
     sandbox.wait_for_deliveries(portal.ref)
     assert sandbox.deliveries(portal.ref, event="ONIMBOTMESSAGEADD") == []
+
+
+def test_the_bot_hears_its_own_messages_operators_and_the_hand_over(
+    sandbox, installed, app
+):
+    bot_id = register(installed, app)["result"]
+    chat = sandbox.open_chat(installed.portal.ref, client_name="Анна")
+    installed.call(
+        "imbot.message.add",
+        {"BOT_ID": bot_id, "DIALOG_ID": chat["dialog_id"], "MESSAGE": "Здравствуйте"},
+    )
+    sandbox.operator_writes(installed.portal.ref, chat["chat_id"], "Добрый день")
+    handed = installed.call(
+        "imopenlines.bot.session.operator", {"CHAT_ID": chat["chat_id"]}
+    ).json()
+    sandbox.wait_for_deliveries(installed.portal.ref, count=4, event="", timeout=10)
+
+    posts = app.posts_to("/b24/bot/")
+    events = [(p.form["event"], p.form["data"]["PARAMS"].get("SYSTEM")) for p in posts]
+    own, operator, notice = (p.form["data"] for p in posts[1:])
+    assert handed["result"] is True
+    assert events == [
+        ("ONIMBOTJOINCHAT", None),
+        ("ONIMBOTMESSAGEADD", "N"),
+        ("ONIMBOTMESSAGEADD", "N"),
+        ("ONIMBOTMESSAGEADD", "Y"),
+    ]
+    assert own["PARAMS"]["FROM_USER_ID"] == str(bot_id)
+    assert own["USER"]["IS_BOT"] == "Y"
+    assert operator["USER"]["IS_CONNECTOR"] == "N"
+    assert notice["PARAMS"]["MESSAGE"] == "Диалог передан оператору"
+    assert sandbox.chat(installed.portal.ref, chat["chat_id"])["operator_mode"] is True
