@@ -24,6 +24,21 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     timezone="Europe/Moscow",
     beat_schedule={
+        # Retention: each portal's run planned once a day (a second beat is a
+        # no-op: one run per portal and date), runs whose worker died resumed,
+        # acts deleted three years after destruction.
+        "retention-runs-daily": {
+            "task": "retention.plan_all",
+            "schedule": crontab(hour=3, minute=20),
+        },
+        "retention-resume-every-10-minutes": {
+            "task": "retention.resume_all",
+            "schedule": crontab(minute="*/10"),
+        },
+        "retention-acts-purge-daily": {
+            "task": "retention.acts_purge",
+            "schedule": crontab(hour=4, minute=40),
+        },
         "install-health-every-6-hours": {
             "task": "integrator.tasks.check_all_install_health",
             "schedule": crontab(minute=23, hour="*/6"),

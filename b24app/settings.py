@@ -77,6 +77,9 @@ B24_AUTH_SERVERS = env.list(
 # the others still decrypt (rotation). Everything else is derived per purpose.
 PDN_MASTER_KEYS = _secret("PDN_MASTER_KEYS", _DEV_MASTER_KEY)
 PDN_JOURNAL_SIGNING_KEY = env.str("PDN_JOURNAL_SIGNING_KEY", default="")
+# Seconds a dead worker's retention lock outlives it: longer than any request
+# to Bitrix24 may run, so a resumed run never re-sends a batch still in flight.
+PDN_RETENTION_LOCK_TTL = env.int("PDN_RETENTION_LOCK_TTL", default=150)
 if PRODUCTION and not PDN_JOURNAL_SIGNING_KEY:
     raise ImproperlyConfigured("PDN_JOURNAL_SIGNING_KEY must be set in production")
 

@@ -17,4 +17,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "api/journal/exports/", api.JournalExportView.as_view(), name="journal-export"
     ),
     path("", include("compliance.consent.urls")),
+    path("", include("compliance.retention.urls")),
 ]

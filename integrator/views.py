@@ -172,6 +172,9 @@ def app_page(request: HttpRequest) -> HttpResponse:
         )
         return placement.allow_framing(page, portal_origin=origin)
 
+    # Imported here: compliance builds on integrator, not the other way round.
+    from compliance.retention.views import retention_section
+
     portal = viewer.portal
     deliveries = EventDelivery.objects.filter(portal=portal)
     context = {
@@ -180,6 +183,7 @@ def app_page(request: HttpRequest) -> HttpResponse:
         "delivered": deliveries.count(),
         "pending": deliveries.filter(processed_at__isnull=True).count(),
         "failed": deliveries.filter(outcome=EventDelivery.Outcome.FAILED).count(),
+        "retention": retention_section(portal=portal, user_id=viewer.user_id),
         "consent": consent_panel.settings_panel(portal=portal),
         "app_base_url": settings.APP_BASE_URL,
         "page": {
@@ -299,6 +303,9 @@ def lead_tab(request: HttpRequest) -> HttpResponse:
             "withdraw_url": "/b24/tab/consent/withdraw/",
         },
     }
+    from compliance.retention.models import LegalHold
+
+    context["hold_reasons"] = LegalHold.Reason.choices
     response = render(request, "integrator/lead_tab.html", context)
     return placement.allow_framing(response, portal_origin=origin)
 
