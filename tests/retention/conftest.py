@@ -21,6 +21,9 @@ from compliance.retention.policy import policy_for
 from integrator.models import Portal
 from sandbox.driver import SandboxDriver
 from tests.conftest import _database_url, _wait_for_worker
+
+# The salon of the integrator tests: installed through the wizard and the app.
+from tests.integrator.conftest import salon, salon_portal, sandbox  # noqa: F401
 from tests.integrator.rest_support import InstalledPortal, installed_portal
 
 LONG_AGO = "2025-01-15T10:00:00+03:00"  # well past any 6–12 month clock
@@ -144,3 +147,27 @@ def worker(worker_env: dict[str, str]) -> Iterator[Worker]:
     handle = Worker(worker_env)
     yield handle
     handle.stop()
+
+
+@pytest.fixture
+def chromium_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Debian Chromium, one context and page per test."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop Django takes for async code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run",
+            ],
+        )  # fmt: skip
+        context = browser.new_context(locale="ru-RU")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        context.close()
+        browser.close()

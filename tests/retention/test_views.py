@@ -25,11 +25,6 @@ TODAY = date.today()
 MANAGER = 2
 
 
-@pytest.fixture(autouse=True)
-def _retention_urls(settings):
-    settings.ROOT_URLCONF = "tests.retention.urls"
-
-
 @pytest.fixture
 def admin(clinic: Clinic) -> Client:
     token = admin_token(portal_id=clinic.portal.pk, user_id=ADMIN_USER)
