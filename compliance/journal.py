@@ -50,7 +50,9 @@ KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Records the journal names by id. Bitrix24 ids grow past six digits, so a
 # reference of a known kind may hold up to nine digits (ids stay below 10**9,
 # as in details); a bare digit run, or a longer one that could be a phone, may not.
-ENTITY_KINDS = "lead|deal|contact|company|chat|message|dialog|run|act|archive|user"
+ENTITY_KINDS = (
+    "lead|deal|contact|company|chat|message|dialog|run|act|archive|user|department"
+)
 ENTITY_REF = rf"\b(?:{ENTITY_KINDS})#\d{{1,9}}\b"
 SUBJECT_RE = re.compile(
     rf"^(?:{ENTITY_REF}|phone:ph\d+:[0-9a-f]{{64}}|[a-z_]+:[a-z0-9_.\-]{{1,64}})?$"
@@ -84,6 +86,8 @@ ACTION_LABELS = {
     "api.token.issued": _("Выдан токен API"),
     "api.token.revoked": _("Токен API отозван"),
     "lead.phone.revealed": _("Телефон показан"),
+    "lead.phone.reveal_refused": _("В раскрытии телефона отказано"),
+    "lead.phone.protected": _("Телефон защищён"),
     "lead.phone.changed": _("Телефон изменён"),
     "lead.viewed": _("Лид просмотрен"),
     "consent.given": _("Согласие получено"),

@@ -1,7 +1,7 @@
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from compliance import api
+from compliance import api, auditor
 
 app_name = "compliance"
 
@@ -18,4 +18,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("", include("compliance.consent.urls")),
     path("", include("compliance.retention.urls")),
+    path("", include("compliance.phones.urls")),
+    path("b24/audit/", auditor.auditor_page, name="audit"),
+    path("b24/audit/export/", auditor.auditor_export, name="audit-export"),
 ]

@@ -124,10 +124,13 @@ def phone_protect(*, portal: Portal, raw: str) -> ProtectedPhone:
 class RevealReason(models.TextChoices):
     """Why a manager opens the original number; journaled as a code."""
 
-    CALLBACK = "callback", _("Перезвонить клиенту")
-    APPOINTMENT = "appointment", _("Подтвердить запись")
+    CALLBACK = "callback", _("Звонок клиенту")
+    APPOINTMENT = "appointment", _("Запись или бронирование")
     SUBJECT_REQUEST = "subject_request", _("Запрос субъекта персональных данных")
     CORRECTION = "correction", _("Исправить номер")
+    # The manager's own words are kept apart (they may name people); the
+    # entry carries a reference to them in ``note``.
+    OTHER = "other", _("Другое (укажите причину)")
 
 
 def phone_reveal(
@@ -138,6 +141,7 @@ def phone_reveal(
     actor: Actor,
     reason: str,
     channel: str = "lead_tab",
+    note: str = "",
 ) -> str:
     """Open a lead's original number, journaled as ``lead.phone.revealed``.
 
@@ -158,6 +162,7 @@ def phone_reveal(
                 "phone": pseudonym(portal, e164),
                 "reason": reason,
                 "channel": channel,
+                **({"note": note} if note else {}),
             },
         )
     return e164

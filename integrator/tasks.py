@@ -13,6 +13,8 @@ from celery import Task, shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from compliance.lead_phones import lead_phones_protect
+from compliance.phones.reveal import reveal_notes_forget
 from integrator import errors, install, setup
 from integrator.models import EventDelivery, Portal
 from integrator.rest import portal_client
@@ -34,28 +36,23 @@ class LeadSeen:
 
 
 def lead_changed(portal_id: int, lead_id: int) -> LeadSeen:
-    """A lead was added or edited: read it as it is now.
+    """A lead was added or edited: protect its phones as the lead is now.
 
-    The event names the lead only, and may be stale or repeated, so this
-    re-reads the lead. Phone protection and consent mirroring extend this
-    function; they must stay idempotent, as it may run for the app's own
-    writes coming back as events.
+    The event names the lead only, and may be stale or repeated, so the
+    lead is re-read. Whatever extends this function must stay idempotent:
+    it runs for the app's own writes coming back as events, and phone
+    protection writes nothing to a lead that is already protected.
     """
     portal = Portal.objects.get(pk=portal_id)
-    try:
-        lead = portal_client(portal).call("crm.lead.get", {"id": lead_id})
-    except errors.NotFound:
-        return LeadSeen(lead_id=lead_id, exists=False)
-    phones = lead.get("PHONE") if isinstance(lead, dict) else None
+    phones = lead_phones_protect(portal=portal, lead_id=lead_id)
     return LeadSeen(
-        lead_id=lead_id,
-        exists=True,
-        phone_count=len(phones) if isinstance(phones, list) else 0,
+        lead_id=lead_id, exists=phones.exists, phone_count=phones.phone_items
     )
 
 
 def lead_deleted(portal_id: int, lead_id: int) -> LeadSeen:
-    """A lead was deleted in the portal; what the app keeps for it follows later."""
+    """A lead was deleted in the portal: what the app keeps about it goes too."""
+    reveal_notes_forget(portal_id=portal_id, lead_id=lead_id)
     return LeadSeen(lead_id=lead_id, exists=False)
 
 

@@ -162,8 +162,17 @@ def app_page(request: HttpRequest) -> HttpResponse:
     except errors.B24Error as exc:
         return _frame_refusal(request, placement.FrameRejected(503, exc.code))
 
+    # Imported here: compliance's framed pages build on this module's helpers.
+    from compliance import auditor
+    from compliance.phones.views import phone_settings_context
+
     origin = viewer.portal.origin
     if is_admin is not True:
+        # Auditors open the app from the portal's menu too: their page is
+        # the access journal.
+        reader = auditor.reader_from_viewer(viewer, portal_admin=False)
+        if reader.role is not None:
+            return auditor.journal_page(request, reader)
         page = _error_page(
             request,
             title=_("Только для администратора"),
@@ -184,6 +193,7 @@ def app_page(request: HttpRequest) -> HttpResponse:
         "pending": deliveries.filter(processed_at__isnull=True).count(),
         "failed": deliveries.filter(outcome=EventDelivery.Outcome.FAILED).count(),
         "retention": retention_section(portal=portal, user_id=viewer.user_id),
+        **phone_settings_context(portal, viewer.user_id),
         "consent": consent_panel.settings_panel(portal=portal),
         "app_base_url": settings.APP_BASE_URL,
         "page": {
@@ -299,6 +309,8 @@ def lead_tab(request: HttpRequest) -> HttpResponse:
             "token": token,
             "header": placement.TAB_TOKEN_HEADER,
             "lead_url": "/b24/tab/lead/",
+            "phones_url": "/b24/tab/phones/",
+            "phones_reveal_url": "/b24/tab/phones/reveal/",
             "consent_url": "/b24/tab/consent/",
             "withdraw_url": "/b24/tab/consent/withdraw/",
         },

@@ -95,7 +95,7 @@ def department_role_assign(
                 portal=portal,
                 action="role.assigned",
                 actor=actor,
-                subject=f"department:{department_id}",
+                subject=f"department#{department_id}",
                 details={"role": role},
             )
     return granted
@@ -114,7 +114,7 @@ def department_role_revoke(
                 portal=portal,
                 action="role.revoked",
                 actor=actor,
-                subject=f"department:{department_id}",
+                subject=f"department#{department_id}",
                 details={"role": role},
             )
     return bool(deleted)

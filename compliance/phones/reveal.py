@@ -35,13 +35,16 @@ from integrator.rest import INTERACTIVE, portal_client
 
 VISIBLE_SECONDS = 60
 NOTE_MAX = 300
-OTHER = "other"
+OTHER = vault.RevealReason.OTHER.value
 # What the tab offers, in this order.
-REASON_CHOICES = (
-    ("callback", _("Звонок клиенту")),
-    ("appointment", _("Запись или бронирование")),
-    ("subject_request", _("Запрос субъекта персональных данных")),
-    (OTHER, _("Другое (укажите причину)")),
+REASON_CHOICES = tuple(
+    (reason.value, reason.label)
+    for reason in (
+        vault.RevealReason.CALLBACK,
+        vault.RevealReason.APPOINTMENT,
+        vault.RevealReason.SUBJECT_REQUEST,
+        vault.RevealReason.OTHER,
+    )
 )
 
 REFUSALS = {
@@ -99,7 +102,7 @@ def lead_phone_reveal(
 ) -> Revealed:
     """Show one of a lead's numbers to a user who may see it, for a stated reason."""
     note = " ".join(note.split())[:NOTE_MAX]
-    known = reason in reason_codes() or reason in vault.RevealReason.values
+    known = reason in vault.RevealReason.values
 
     def refuse(code: str) -> RevealRefused:
         return _refusal(portal, lead_id, b24_user_id, reason if known else "", code)
@@ -124,10 +127,12 @@ def lead_phone_reveal(
         raise refuse("no_phone")
 
     with transaction.atomic():
+        note_ref = ""
         if reason == OTHER:
-            RevealNote.objects.create(
+            written = RevealNote.objects.create(
                 portal=portal, lead_id=lead_id, b24_user_id=b24_user_id, text=note
             )
+            note_ref = f"revealnote#{written.pk}"
         phone = vault.phone_reveal(
             portal=portal,
             lead_id=lead_id,
@@ -135,6 +140,7 @@ def lead_phone_reveal(
             actor=Actor.user(b24_user_id, "revealer"),
             reason=reason,
             channel=channel,
+            note=note_ref,
         )
     return Revealed(
         phone=phone, display=_display(phone), pseudonym=vault.pseudonym(portal, phone)

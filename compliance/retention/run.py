@@ -644,8 +644,9 @@ def _subject_ref(portal: Portal, lead_id: int, fields: Mapping[str, Any]) -> str
         for item in fields.get("PHONE") or []
         if isinstance(item, Mapping)
     ]
+    # Several numbers are kept space-separated (see compliance.lead_phones).
     originals = fields.get("UF_CRM_PDN_ORIGINAL_PHONE") or []
-    for sealed in originals if isinstance(originals, list) else [originals]:
+    for sealed in originals if isinstance(originals, list) else originals.split():
         try:
             candidates.append(vault.decrypt_phone(portal, str(sealed)))
         except crypto.CryptoError:

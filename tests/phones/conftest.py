@@ -95,8 +95,8 @@ class Framed:
         fields["PHONE"] = [{"VALUE": p, "VALUE_TYPE": "MOBILE"} for p in phones]
         return self.driver.create_lead(self.ref, fields, user_id=user_id)
 
-    def protected_lead(self, *phones: str) -> int:
-        lead_id = self.new_lead(*phones)
+    def protected_lead(self, *phones: str, user_id: int = MANAGER) -> int:
+        lead_id = self.new_lead(*phones, user_id=user_id)
         assert lead_phones_protect(portal=self.portal, lead_id=lead_id).written
         return lead_id
 

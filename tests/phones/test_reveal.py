@@ -144,7 +144,7 @@ def test_a_department_grant_gives_its_members_the_right(salon, lead_id):
 
     assert shown.phone == "+79001234567"
     [(_user, subject, details)] = _entries("role.assigned")
-    assert (subject, details) == (f"department:{SALES}", {"role": "revealer"})
+    assert (subject, details) == (f"department#{SALES}", {"role": "revealer"})
 
 
 def test_an_auditor_does_not_reveal_even_with_the_right(salon, lead_id, revealer):
