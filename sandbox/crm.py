@@ -472,12 +472,12 @@ def _lead_id(call: Call) -> int:
 
 
 def _lead_for(call: Call, lead_id: int, *, write: bool = False) -> Lead:
-    lead = (
-        Lead.objects.filter(portal=call.portal, pk=lead_id)
-        .select_related("portal")
-        .prefetch_related("fm")
-        .first()
-    )
+    leads = Lead.objects.filter(portal=call.portal, pk=lead_id)
+    if write:
+        # A second writer waits here and then sees the lead as the first left
+        # it: of two deletes at once, one finds nothing.
+        leads = leads.select_for_update(of=("self",))
+    lead = leads.select_related("portal").prefetch_related("fm").first()
     if lead is None:
         raise legacy_error("Not found")
     if not visible_leads(call).filter(pk=lead_id).exists():
