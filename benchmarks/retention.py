@@ -1,6 +1,10 @@
 """A retention run over 10,000 due leads at Bitrix24's standard rate limit.
 
-Run: ``.venv/bin/python benchmarks/retention.py [--leads 10000]``
+Run: ``.venv/bin/python benchmarks/retention.py [--leads 10000] [--redis-db 7]``
+
+The Redis database is also the Celery broker of the benchmark's workers:
+give it one no test or other worker uses meanwhile, or their workers take
+each other's tasks.
 
 Creates fresh PostgreSQL databases, serves the sandbox portal with gunicorn
 (one worker: the sandbox keeps its leaky bucket in memory), seeds the leads
