@@ -71,11 +71,15 @@ def _database_url(alias: str) -> str:
     return f"postgres://{user}{password}@{host}{port}/{conf['NAME']}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def celery_worker(
     django_db_setup: None, app_server: LiveServer, sandbox_server: LiveServer
 ) -> Iterator[subprocess.Popen[bytes]]:
     """A real Celery worker process on the test databases and the test broker.
+
+    It lives for one test module: a worker left running would take the tasks
+    that later modules publish without expecting anyone to run them, and
+    race their database flushes.
 
     It sees the live servers' URLs (APP_BASE_URL, SANDBOX_BASE_URL) so the
     work it does matches what the servers in this process expect. Tests using

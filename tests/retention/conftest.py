@@ -150,24 +150,10 @@ def worker(worker_env: dict[str, str]) -> Iterator[Worker]:
 
 
 @pytest.fixture
-def chromium_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Headless Debian Chromium, one context and page per test."""
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop Django takes for async code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run",
-            ],
-        )  # fmt: skip
-        context = browser.new_context(locale="ru-RU")
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        yield page
-        context.close()
-        browser.close()
+def chromium_page(browser: Any) -> Iterator[Any]:
+    """A fresh context and page in the suite's one headless Chromium."""
+    context = browser.new_context(locale="ru-RU")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    yield page
+    context.close()
