@@ -39,7 +39,11 @@ from sandbox.rest import (
 
 logger = logging.getLogger(__name__)
 
-BAD_GATEWAY = "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"  # noqa: E501
+BAD_GATEWAY = (
+    "<html><head><title>502 Bad Gateway</title></head><body>"
+    "<center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center>"
+    "</body></html>"
+)
 
 
 GRANTS = ("refresh_token", "authorization_code")
